@@ -1,0 +1,193 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const guidA = "2f7d6c1a-0b3e-4c5d-8e9f-0a1b2c3d4e5f"
+
+func TestParseDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(`{"routes":[{"host":"App.Example.com","instances":[{"id":"a","address":"10.0.0.1:8080"}]}]}`))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"JSESSIONID"}, cfg.SessionCookieNames)
+	assert.Equal(t, PinOverrideHost, cfg.PinMode)
+	assert.Equal(t, DefaultPinHeader, cfg.PinHeader)
+	assert.False(t, cfg.SecureCookies || cfg.Strict || cfg.Negotiate || cfg.InstanceHeaders || cfg.LogDecisions)
+
+	r := cfg.Routes.Match("app.example.com:443", "/anything?x=1")
+	require.NotNil(t, r, "host is matched case-insensitively, port stripped")
+	assert.Equal(t, "app.example.com", r.Host)
+	assert.Equal(t, "/", r.Path)
+	in := r.ByID("a")
+	require.NotNil(t, in)
+	assert.Equal(t, "10.0.0.1:8080", in.Address)
+	assert.Equal(t, "10.0.0.1:8080", in.PinValue)
+	assert.Same(t, in, r.ByAddress("10.0.0.1:8080"))
+	assert.Nil(t, cfg.Routes.Match("other.example.com", "/"))
+}
+
+func TestParseFullConfig(t *testing.T) {
+	cfg, err := Parse([]byte(`{
+		"session_cookie_names": ["JSESSIONID", "SESSION"],
+		"secure_cookies": true,
+		"pinning": {"mode": "stateful_session", "header": "x-session"},
+		"strict": true, "negotiate": true, "instance_headers": true, "log_decisions": true,
+		"routes": [{"host": "*", "path": "/app", "instances": [
+			{"id": "i-1", "address": "[::1]:9000", "app_guid": "` + guidA + `", "index": 3, "cluster": "app-1"}
+		]}]}`))
+	require.NoError(t, err)
+	assert.True(t, cfg.SecureCookies && cfg.Strict && cfg.Negotiate && cfg.InstanceHeaders && cfg.LogDecisions)
+	assert.Equal(t, PinStatefulSession, cfg.PinMode)
+	assert.Equal(t, "x-session", cfg.PinHeader)
+	assert.True(t, cfg.SessionCookie("SESSION"))
+	assert.True(t, cfg.SessionCookie("__Host-JSESSIONID"), "the __Host- variant matches")
+	assert.False(t, cfg.SessionCookie("__host-JSESSIONID"), "the prefix is case-sensitive")
+	assert.False(t, cfg.SessionCookie("JSESSIONIDX"))
+
+	r := cfg.Routes.Match("anything", "/app/page")
+	require.NotNil(t, r)
+	in := r.ByID("i-1")
+	require.NotNil(t, in)
+	assert.Equal(t, "[::1]:9000", in.Address)
+	assert.Equal(t, base64.StdEncoding.EncodeToString([]byte("[::1]:9000")), in.PinValue)
+	assert.Equal(t, 3, in.Index)
+	assert.Same(t, in, r.ByAppInstance(guidA+":3"))
+	assert.Nil(t, r.ByAppInstance(guidA+":4"))
+}
+
+func TestAddressesAreCanonical(t *testing.T) {
+	cfg, err := Parse([]byte(`{"routes":[{"host":"*","instances":[{"id":"a","address":"[0:0:0:0:0:0:0:1]:80"}]}]}`))
+	require.NoError(t, err)
+	r := cfg.Routes.Match("h", "/")
+	assert.NotNil(t, r.ByAddress("[::1]:80"), "Envoy reports IPv6 in its short form")
+}
+
+func TestClusterModeUsesClusterName(t *testing.T) {
+	cfg, err := Parse([]byte(`{"pinning":{"mode":"cluster"},"routes":[{"host":"*","instances":[
+		{"id":"a","address":"127.0.0.1:1","cluster":"app_a"},{"id":"b","address":"127.0.0.1:2","cluster":"app_b"}]}]}`))
+	require.NoError(t, err)
+	assert.Equal(t, "app_b", cfg.Routes.Match("h", "/").ByID("b").PinValue)
+}
+
+func TestRouteMatching(t *testing.T) {
+	inst := func(id, port string) string {
+		return `{"id":"` + id + `","address":"127.0.0.1:` + port + `"}`
+	}
+	cfg, err := Parse([]byte(`{"routes":[
+		{"host":"a.example","instances":[` + inst("root", "1") + `]},
+		{"host":"a.example","path":"/app","instances":[` + inst("app", "2") + `]},
+		{"host":"a.example","path":"/app/admin","instances":[` + inst("admin", "3") + `]},
+		{"host":"*","path":"/","instances":[` + inst("any", "4") + `]}]}`))
+	require.NoError(t, err)
+	for _, tc := range []struct{ authority, path, want string }{
+		{"a.example", "/", "root"},
+		{"a.example", "/apple", "root"},
+		{"a.example", "/app", "app"},
+		{"a.example", "/app?q=/app/admin", "app"},
+		{"a.example", "/app/x", "app"},
+		{"a.example", "/app/admin/y", "admin"},
+		{"A.EXAMPLE:8080", "/app/admin", "admin"},
+		{"b.example", "/app", "any"},
+		{"[::1]:8080", "/", "any"},
+		{"", "/", "any"},
+	} {
+		r := cfg.Routes.Match(tc.authority, tc.path)
+		if assert.NotNil(t, r, "%s%s", tc.authority, tc.path) {
+			assert.Equal(t, tc.want, r.Instances[0].ID, "%s%s", tc.authority, tc.path)
+		}
+	}
+	assert.Len(t, cfg.Routes.All(), 4)
+}
+
+func TestIDsAreScopedToTheirRoute(t *testing.T) {
+	cfg, err := Parse([]byte(`{"routes":[
+		{"host":"a.example","instances":[{"id":"a1","address":"127.0.0.1:1"}]},
+		{"host":"b.example","instances":[{"id":"b1","address":"127.0.0.1:2"}]}]}`))
+	require.NoError(t, err)
+	a := cfg.Routes.Match("a.example", "/")
+	assert.NotNil(t, a.ByID("a1"))
+	assert.Nil(t, a.ByID("b1"), "an id of another app is unknown here")
+	assert.Nil(t, a.ByAddress("127.0.0.1:2"))
+}
+
+// Each invalid config must fail with an error naming the offending field.
+func TestParseRejects(t *testing.T) {
+	const ok = `{"id":"a","address":"127.0.0.1:1"}`
+	routes := func(instances string) string {
+		return `"routes":[{"host":"h","instances":[` + instances + `]}]`
+	}
+	for _, tc := range []struct{ name, json, field, reason string }{
+		{"empty", ``, "", "empty"},
+		{"not JSON", `{"routes":`, "", "not valid JSON"},
+		{"not an object", `[]`, "", "JSON object"},
+		{"unknown top field", `{"rutes":[]}`, "rutes", "unknown field"},
+		{"repeated field", `{"strict":true,"strict":false,` + routes(ok) + `}`, "strict", "repeated"},
+		{"no routes", `{}`, "routes", "required"},
+		{"empty routes", `{"routes":[]}`, "routes", "non-empty"},
+		{"bool as string", `{"strict":"yes",` + routes(ok) + `}`, "strict", "true or false"},
+		{"cookie names empty", `{"session_cookie_names":[],` + routes(ok) + `}`, "session_cookie_names", "non-empty"},
+		{"cookie name invalid", `{"session_cookie_names":["a b"],` + routes(ok) + `}`, "session_cookie_names[0]", "not a valid cookie name"},
+		{"cookie name ours", `{"session_cookie_names":["__VCAP_ID__"],` + routes(ok) + `}`, "session_cookie_names[0]", "own cookie"},
+		{"cookie name host prefix", `{"session_cookie_names":["__Host-S"],` + routes(ok) + `}`, "session_cookie_names[0]", "__Host-"},
+		{"cookie name twice", `{"session_cookie_names":["S","S"],` + routes(ok) + `}`, "session_cookie_names[1]", "twice"},
+		{"pin mode unknown", `{"pinning":{"mode":"magic"},` + routes(ok) + `}`, "pinning.mode", "not one of"},
+		{"pin header upper", `{"pinning":{"header":"X-Pin"},` + routes(ok) + `}`, "pinning.header", "lower-case"},
+		{"pin header reserved", `{"pinning":{"header":"cookie"},` + routes(ok) + `}`, "pinning.header", "used by Envoy"},
+		{"pin header pseudo", `{"pinning":{"header":":authority"},` + routes(ok) + `}`, "pinning.header", "lower-case HTTP header"},
+		{"pinning unknown field", `{"pinning":{"mod":"cluster"},` + routes(ok) + `}`, "pinning.mod", "unknown field"},
+		{"route unknown field", `{"routes":[{"host":"h","paths":"/","instances":[` + ok + `]}]}`, "routes[0].paths", "unknown field"},
+		{"route no host", `{"routes":[{"instances":[` + ok + `]}]}`, "routes[0].host", "required"},
+		{"route host with port", `{"routes":[{"host":"h:80","instances":[` + ok + `]}]}`, "routes[0].host", "without port"},
+		{"route path relative", `{"routes":[{"host":"h","path":"app","instances":[` + ok + `]}]}`, "routes[0].path", "must start with /"},
+		{"route path trailing slash", `{"routes":[{"host":"h","path":"/app/","instances":[` + ok + `]}]}`, "routes[0].path", "not end with /"},
+		{"route path semicolon", `{"routes":[{"host":"h","path":"/a;b","instances":[` + ok + `]}]}`, "routes[0].path", ";"},
+		{"route no instances", `{"routes":[{"host":"h"}]}`, "routes[0].instances", "non-empty"},
+		{"route empty instances", `{"routes":[{"host":"h","instances":[]}]}`, "routes[0].instances", "non-empty"},
+		{"route twice", `{"routes":[{"host":"h","instances":[` + ok + `]},{"host":"H","instances":[` + ok + `]}]}`, "routes[1]", "already defined by routes[0]"},
+		{"instance no id", `{` + routes(`{"address":"127.0.0.1:1"}`) + `}`, "routes[0].instances[0].id", "required"},
+		{"instance no address", `{` + routes(`{"id":"a"}`) + `}`, "routes[0].instances[0].address", "required"},
+		{"instance id with space", `{` + routes(`{"id":"a b","address":"127.0.0.1:1"}`) + `}`, "routes[0].instances[0].id", "cookie-safe"},
+		{"instance id with semicolon", `{` + routes(`{"id":"a;b","address":"127.0.0.1:1"}`) + `}`, "routes[0].instances[0].id", "cookie-safe"},
+		{"instance id too long", `{` + routes(`{"id":"`+strings.Repeat("a", MaxIDLength+1)+`","address":"127.0.0.1:1"}`) + `}`, "routes[0].instances[0].id", "cookie-safe"},
+		{"instance id number", `{` + routes(`{"id":7,"address":"127.0.0.1:1"}`) + `}`, "routes[0].instances[0].id", "must be a string"},
+		{"address no port", `{` + routes(`{"id":"a","address":"127.0.0.1"}`) + `}`, "routes[0].instances[0].address", "not ip:port"},
+		{"address port 0", `{` + routes(`{"id":"a","address":"127.0.0.1:0"}`) + `}`, "routes[0].instances[0].address", "not ip:port"},
+		{"address hostname", `{` + routes(`{"id":"a","address":"app.internal:80"}`) + `}`, "routes[0].instances[0].address", "not ip:port"},
+		{"address v6 unbracketed", `{` + routes(`{"id":"a","address":"::1:80"}`) + `}`, "routes[0].instances[0].address", "not ip:port"},
+		{"instance unknown field", `{` + routes(`{"id":"a","address":"127.0.0.1:1","weight":2}`) + `}`, "routes[0].instances[0].weight", "unknown field"},
+		{"duplicate id", `{` + routes(ok+`,{"id":"a","address":"127.0.0.1:2"}`) + `}`, "routes[0].instances[1].id", "twice"},
+		{"duplicate address", `{` + routes(ok+`,{"id":"b","address":"127.0.0.1:1"}`) + `}`, "routes[0].instances[1].address", "twice"},
+		{"app guid upper", `{` + routes(`{"id":"a","address":"127.0.0.1:1","app_guid":"`+strings.ToUpper(guidA)+`","index":0}`) + `}`, "routes[0].instances[0].app_guid", "hex UUID"},
+		{"app guid without index", `{` + routes(`{"id":"a","address":"127.0.0.1:1","app_guid":"`+guidA+`"}`) + `}`, "routes[0].instances[0].index", "required with app_guid"},
+		{"index negative", `{` + routes(`{"id":"a","address":"127.0.0.1:1","index":-1}`) + `}`, "routes[0].instances[0].index", ">= 0"},
+		{"index fraction", `{` + routes(`{"id":"a","address":"127.0.0.1:1","index":1.5}`) + `}`, "routes[0].instances[0].index", ">= 0"},
+		{"duplicate app index", `{` + routes(`{"id":"a","address":"127.0.0.1:1","app_guid":"`+guidA+`","index":0},{"id":"b","address":"127.0.0.1:2","app_guid":"`+guidA+`","index":0}`) + `}`, "routes[0].instances[1].index", "twice"},
+		{"cluster mode without cluster", `{"pinning":{"mode":"cluster"},` + routes(ok) + `}`, "routes[0].instances[0].cluster", "required"},
+		{"cluster bad name", `{` + routes(`{"id":"a","address":"127.0.0.1:1","cluster":"a b"}`) + `}`, "routes[0].instances[0].cluster", "not a cluster name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tc.json))
+			require.Error(t, err)
+			assert.Nil(t, cfg)
+			var cerr *Error
+			require.True(t, errors.As(err, &cerr), "%T", err)
+			assert.Equal(t, tc.field, cerr.Field)
+			assert.Contains(t, cerr.Reason, tc.reason)
+			assert.True(t, strings.HasPrefix(err.Error(), "config: "))
+		})
+	}
+}
+
+func TestIsAppGUID(t *testing.T) {
+	assert.True(t, IsAppGUID(guidA))
+	for _, bad := range []string{"", guidA[:35], guidA + "0", strings.ToUpper(guidA),
+		strings.Replace(guidA, "-", "x", 1), "2f7d6c1a_0b3e-4c5d-8e9f-0a1b2c3d4e5f", "g" + guidA[1:]} {
+		assert.False(t, IsAppGUID(bad), bad)
+	}
+}

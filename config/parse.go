@@ -1,0 +1,359 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/vcap-sticky/vcap-sticky/cookie"
+)
+
+// Error names the offending field, e.g. routes[0].instances[2].address.
+type Error struct {
+	Field  string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return "config: " + e.Reason
+	}
+	return "config: " + e.Field + ": " + e.Reason
+}
+
+func fail(field, format string, args ...any) error {
+	return &Error{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Pin headers the filter must not take over: Envoy or the app rely on them.
+var reservedHeaders = map[string]bool{
+	"host": true, "cookie": true, "set-cookie": true, "authorization": true,
+	"connection": true, "content-length": true, "content-type": true, "te": true,
+	"transfer-encoding": true, "upgrade": true, "x-cf-app-instance": true,
+}
+
+// Parse validates a plugin configuration and builds its lookup tables.
+func Parse(data []byte) (*Config, error) {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, fail("", "empty configuration: at least \"routes\" is required")
+	}
+	if !gjson.ValidBytes(data) {
+		return nil, fail("", "not valid JSON")
+	}
+	root := gjson.ParseBytes(data)
+	cfg := &Config{
+		SessionCookieNames: []string{DefaultSessionCookie},
+		PinHeader:          DefaultPinHeader,
+	}
+	var routes gjson.Result
+	err := fields(root, "", func(key, field string, v gjson.Result) error {
+		switch key {
+		case "session_cookie_names":
+			return parseCookieNames(cfg, field, v)
+		case "secure_cookies":
+			return boolean(field, v, &cfg.SecureCookies)
+		case "pinning":
+			return parsePinning(cfg, field, v)
+		case "strict":
+			return boolean(field, v, &cfg.Strict)
+		case "negotiate":
+			return boolean(field, v, &cfg.Negotiate)
+		case "instance_headers":
+			return boolean(field, v, &cfg.InstanceHeaders)
+		case "log_decisions":
+			return boolean(field, v, &cfg.LogDecisions)
+		case "routes":
+			routes = v // after pinning: instances depend on the mode
+			return nil
+		}
+		return fail(field, "unknown field")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := parseRoutes(cfg, routes); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// fields walks an object's members, rejecting non-objects and repeated keys.
+func fields(obj gjson.Result, prefix string, each func(key, field string, v gjson.Result) error) error {
+	name := prefix
+	if name == "" {
+		name = "the configuration"
+	}
+	if !obj.IsObject() {
+		return fail(prefix, "must be a JSON object")
+	}
+	seen := map[string]bool{}
+	var err error
+	obj.ForEach(func(k, v gjson.Result) bool {
+		field := k.Str
+		if prefix != "" {
+			field = prefix + "." + k.Str
+		}
+		if seen[k.Str] {
+			err = fail(field, "repeated in %s", name)
+			return false
+		}
+		seen[k.Str] = true
+		err = each(k.Str, field, v)
+		return err == nil
+	})
+	return err
+}
+
+func boolean(field string, v gjson.Result, dst *bool) error {
+	if !v.IsBool() {
+		return fail(field, "must be true or false, got %s", v.Raw)
+	}
+	*dst = v.Bool()
+	return nil
+}
+
+func str(field string, v gjson.Result) (string, error) {
+	if v.Type != gjson.String {
+		return "", fail(field, "must be a string, got %s", v.Raw)
+	}
+	return v.Str, nil
+}
+
+func parseCookieNames(cfg *Config, field string, v gjson.Result) error {
+	if !v.IsArray() || len(v.Array()) == 0 {
+		return fail(field, "must be a non-empty array of cookie names")
+	}
+	cfg.SessionCookieNames = nil
+	for i, n := range v.Array() {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		name, err := str(f, n)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !cookie.ValidName(name):
+			return fail(f, "%q is not a valid cookie name", name)
+		case name == VCAPCookie || name == MetaCookie:
+			return fail(f, "%q is the filter's own cookie", name)
+		case strings.HasPrefix(name, HostPrefix):
+			return fail(f, "%q: list the name without %s; that variant matches automatically", name, HostPrefix)
+		case cfg.SessionCookie(name):
+			return fail(f, "%q is listed twice", name)
+		}
+		cfg.SessionCookieNames = append(cfg.SessionCookieNames, name)
+	}
+	return nil
+}
+
+func parsePinning(cfg *Config, field string, v gjson.Result) error {
+	return fields(v, field, func(key, f string, v gjson.Result) error {
+		switch key {
+		case "mode":
+			s, err := str(f, v)
+			if err != nil {
+				return err
+			}
+			mode, ok := pinModeNames[s]
+			if !ok {
+				return fail(f, "%q is not one of override_host, stateful_session, cluster", s)
+			}
+			cfg.PinMode = mode
+			return nil
+		case "header":
+			s, err := str(f, v)
+			if err != nil {
+				return err
+			}
+			if !headerName(s) {
+				return fail(f, "%q is not a lower-case HTTP header name", s)
+			}
+			if reservedHeaders[s] {
+				return fail(f, "%q is used by Envoy or the app; choose a header of your own", s)
+			}
+			cfg.PinHeader = s
+			return nil
+		}
+		return fail(f, "unknown field")
+	})
+}
+
+func parseRoutes(cfg *Config, v gjson.Result) error {
+	const field = "routes"
+	if !v.Exists() {
+		return fail(field, "required")
+	}
+	if !v.IsArray() || len(v.Array()) == 0 {
+		return fail(field, "must be a non-empty array of routes")
+	}
+	cfg.Routes.byHost = map[string][]*Route{}
+	seen := map[string]string{} // host+path -> field that defined it
+	for i, rv := range v.Array() {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		r, err := parseRoute(cfg, f, rv)
+		if err != nil {
+			return err
+		}
+		key := r.Host + " " + r.Path
+		if prev, dup := seen[key]; dup {
+			return fail(f, "host %q path %q is already defined by %s", r.Host, r.Path, prev)
+		}
+		seen[key] = f
+		if r.Host == "*" {
+			cfg.Routes.wildcard = append(cfg.Routes.wildcard, r)
+		} else {
+			cfg.Routes.byHost[r.Host] = append(cfg.Routes.byHost[r.Host], r)
+		}
+	}
+	longestPathFirst := func(rs []*Route) {
+		sort.SliceStable(rs, func(a, b int) bool { return len(rs[a].Path) > len(rs[b].Path) })
+	}
+	for _, rs := range cfg.Routes.byHost {
+		longestPathFirst(rs)
+	}
+	longestPathFirst(cfg.Routes.wildcard)
+	return nil
+}
+
+func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
+	r := &Route{Path: "/"}
+	var instances gjson.Result
+	err := fields(v, field, func(key, f string, v gjson.Result) error {
+		var err error
+		switch key {
+		case "host":
+			if r.Host, err = str(f, v); err != nil {
+				return err
+			}
+			r.Host = strings.ToLower(r.Host)
+			if !validHost(r.Host) {
+				return fail(f, "%q is not a host name without port, or \"*\"", v.Str)
+			}
+			return nil
+		case "path":
+			if r.Path, err = str(f, v); err != nil {
+				return err
+			}
+			if !validPath(r.Path) {
+				return fail(f, "%q must start with /, not end with / (unless it is /), and hold no ; ? # space or control byte", r.Path)
+			}
+			return nil
+		case "instances":
+			instances = v
+			return nil
+		}
+		return fail(f, "unknown field")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.Host == "" {
+		return nil, fail(field+".host", "required")
+	}
+	if !instances.IsArray() || len(instances.Array()) == 0 {
+		return nil, fail(field+".instances", "must be a non-empty array of instances")
+	}
+	list := instances.Array()
+	r.Instances = make([]*Instance, 0, len(list))
+	r.byID = make(map[string]*Instance, len(list))
+	r.byAddress = make(map[string]*Instance, len(list))
+	r.byAppInstance = map[string]*Instance{}
+	clusters := map[string]bool{}
+	for i, iv := range list {
+		f := fmt.Sprintf("%s.instances[%d]", field, i)
+		in, err := parseInstance(cfg, f, iv)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case r.byID[in.ID] != nil:
+			return nil, fail(f+".id", "%q is used twice in this route", in.ID)
+		case r.byAddress[in.Address] != nil:
+			return nil, fail(f+".address", "%q is used twice in this route", in.Address)
+		case cfg.PinMode == PinCluster && clusters[in.Cluster]:
+			return nil, fail(f+".cluster", "%q is used twice in this route", in.Cluster)
+		}
+		if in.AppGUID != "" {
+			key := in.AppGUID + ":" + in.IndexText
+			if r.byAppInstance[key] != nil {
+				return nil, fail(f+".index", "app %s index %s is used twice in this route", in.AppGUID, in.IndexText)
+			}
+			r.byAppInstance[key] = in
+		}
+		clusters[in.Cluster] = true
+		r.byID[in.ID] = in
+		r.byAddress[in.Address] = in
+		r.Instances = append(r.Instances, in)
+	}
+	return r, nil
+}
+
+func parseInstance(cfg *Config, field string, v gjson.Result) (*Instance, error) {
+	in := &Instance{Index: -1}
+	err := fields(v, field, func(key, f string, v gjson.Result) error {
+		var err error
+		switch key {
+		case "id":
+			if in.ID, err = str(f, v); err != nil {
+				return err
+			}
+			if len(in.ID) == 0 || len(in.ID) > MaxIDLength || !cookie.ValidValue(in.ID) {
+				return fail(f, "%q must be 1 to %d cookie-safe characters (no space, quote, comma, semicolon, backslash or control byte)", in.ID, MaxIDLength)
+			}
+			return nil
+		case "address":
+			s, err := str(f, v)
+			if err != nil {
+				return err
+			}
+			ap, perr := netip.ParseAddrPort(s)
+			if perr != nil || ap.Port() == 0 || ap.Addr().Zone() != "" {
+				return fail(f, "%q is not ip:port (IPv6 in brackets, e.g. [::1]:8080)", s)
+			}
+			in.Address = ap.String()
+			return nil
+		case "app_guid":
+			if in.AppGUID, err = str(f, v); err != nil {
+				return err
+			}
+			if !IsAppGUID(in.AppGUID) {
+				return fail(f, "%q is not a lower-case hex UUID", in.AppGUID)
+			}
+			return nil
+		case "index":
+			n, perr := strconv.Atoi(v.Raw)
+			if v.Type != gjson.Number || perr != nil || n < 0 {
+				return fail(f, "must be a whole number >= 0, got %s", v.Raw)
+			}
+			in.Index, in.IndexText = n, strconv.Itoa(n)
+			return nil
+		case "cluster":
+			if in.Cluster, err = str(f, v); err != nil {
+				return err
+			}
+			if !headerValueToken(in.Cluster) {
+				return fail(f, "%q is not a cluster name (letters, digits and -_.:)", in.Cluster)
+			}
+			return nil
+		}
+		return fail(f, "unknown field")
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case in.ID == "":
+		return nil, fail(field+".id", "required")
+	case in.Address == "":
+		return nil, fail(field+".address", "required")
+	case in.AppGUID != "" && in.Index < 0:
+		return nil, fail(field+".index", "required with app_guid")
+	case cfg.PinMode == PinCluster && in.Cluster == "":
+		return nil, fail(field+".cluster", "required with pinning mode cluster")
+	}
+	in.setPinValue(cfg.PinMode)
+	return in, nil
+}

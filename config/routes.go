@@ -1,0 +1,96 @@
+package config
+
+import "strings"
+
+// Route is one app's route: requests whose host matches Host and whose path
+// is under Path. An instance id is looked up only among the route's own
+// instances, so an id of another app is unknown here.
+type Route struct {
+	// Host is lower case without a port; "*" matches any host that no other
+	// route names.
+	Host string
+	// Path is the route's path prefix and the __VCAP_ID__ cookie's Path.
+	Path string
+
+	Instances []*Instance
+	byID      map[string]*Instance
+	byAddress map[string]*Instance
+	// byAppInstance is keyed by "<app guid>:<index>".
+	byAppInstance map[string]*Instance
+}
+
+// ByID returns the route's instance with this __VCAP_ID__ value.
+func (r *Route) ByID(id string) *Instance { return r.byID[id] }
+
+// ByAddress returns the route's instance at an upstream "ip:port".
+func (r *Route) ByAddress(addr string) *Instance { return r.byAddress[addr] }
+
+// ByAppInstance returns the instance named by an X-CF-App-Instance value
+// "<app guid>:<index>".
+func (r *Route) ByAppInstance(guidAndIndex string) *Instance {
+	return r.byAppInstance[guidAndIndex]
+}
+
+// RouteTable finds the route of a request: host first, then the longest
+// path prefix. Routes per host are kept longest path first.
+type RouteTable struct {
+	byHost   map[string][]*Route
+	wildcard []*Route
+}
+
+// Match returns the route for a request's :authority and :path, or nil.
+func (t *RouteTable) Match(authority, path string) *Route {
+	routes, ok := t.byHost[hostOf(authority)]
+	if !ok {
+		routes = t.wildcard
+	}
+	if q := strings.IndexAny(path, "?#"); q >= 0 {
+		path = path[:q]
+	}
+	for _, r := range routes {
+		if underPath(path, r.Path) {
+			return r
+		}
+	}
+	return nil
+}
+
+// All returns every route, for metrics and tests.
+func (t *RouteTable) All() []*Route {
+	var all []*Route
+	for _, rs := range t.byHost {
+		all = append(all, rs...)
+	}
+	return append(all, t.wildcard...)
+}
+
+// hostOf strips the port from an authority and lower-cases it, allocating
+// only when the host has upper-case letters.
+func hostOf(authority string) string {
+	host := authority
+	if strings.HasPrefix(host, "[") { // [v6]:port
+		if end := strings.IndexByte(host, ']'); end >= 0 {
+			host = host[:end+1]
+		}
+	} else if colon := strings.LastIndexByte(host, ':'); colon >= 0 {
+		host = host[:colon]
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(host)
+		}
+	}
+	return host
+}
+
+// underPath reports whether path is prefix or below it, on segment
+// boundaries: "/app" covers "/app" and "/app/x" but not "/apple".
+func underPath(path, prefix string) bool {
+	if prefix == "/" {
+		return true
+	}
+	if !strings.HasPrefix(path, prefix) {
+		return false
+	}
+	return len(path) == len(prefix) || path[len(prefix)] == '/'
+}

@@ -1,0 +1,81 @@
+// Package filter is the proxy-wasm HTTP filter: gorouter-style session
+// affinity (JSESSIONID + __VCAP_ID__) for Envoy.
+package filter
+
+import (
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/vcap-sticky/vcap-sticky/config"
+)
+
+// now is the wall clock for cookie lifetimes; tests replace it.
+var now = time.Now
+
+// NewVMContext is the filter's entry point for proxywasm.SetVMContext.
+func NewVMContext() types.VMContext { return &vmContext{} }
+
+type vmContext struct{ types.DefaultVMContext }
+
+func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginContext{} }
+
+type pluginContext struct {
+	types.DefaultPluginContext
+	cfg     *config.Config
+	metrics *metrics
+}
+
+// OnPluginStart parses the configuration once; an invalid one fails the
+// plugin with one log line naming the field, and Envoy keeps any previous one.
+func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
+	p.metrics = defineMetrics()
+	data, err := proxywasm.GetPluginConfiguration()
+	if err != nil && err != types.ErrorStatusNotFound {
+		proxywasm.LogCriticalf("vcap-sticky: reading plugin configuration: %v", err)
+		p.metrics.configErrors.Increment(1)
+		return types.OnPluginStartStatusFailed
+	}
+	cfg, err := config.Parse(data)
+	if err != nil {
+		proxywasm.LogCriticalf("vcap-sticky: %v", err)
+		p.metrics.configErrors.Increment(1)
+		return types.OnPluginStartStatusFailed
+	}
+	p.cfg = cfg
+	proxywasm.LogInfof("vcap-sticky: configured %d routes, pinning mode %s via header %s",
+		len(cfg.Routes.All()), cfg.PinMode, cfg.PinHeader)
+	return types.OnPluginStartStatusOK
+}
+
+func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
+	if p.cfg == nil {
+		return nil // never configured: Envoy passes traffic through
+	}
+	return &httpContext{cfg: p.cfg, metrics: p.metrics}
+}
+
+// httpContext carries one request's decision to its response.
+type httpContext struct {
+	types.DefaultHttpContext
+	cfg     *config.Config
+	metrics *metrics
+
+	route *config.Route
+	// requestID is the __VCAP_ID__ a sticky request carried ("" if none).
+	requestID string
+	// requestMeta is the request's __VCAP_ID_META__, for stale refreshes.
+	requestMeta string
+}
+
+// failOpen turns a panic in a callback into "no stickiness for this
+// request" instead of a trapped VM that fails every later request.
+func (h *httpContext) failOpen(action *types.Action) {
+	if r := recover(); r != nil {
+		h.metrics.panics.Increment(1)
+		proxywasm.LogErrorf("vcap-sticky: recovered from panic, request continues without stickiness: %v", r)
+		h.route = nil
+		*action = types.ActionContinue
+	}
+}

@@ -1,0 +1,148 @@
+package filter
+
+import (
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/vcap-sticky/vcap-sticky/config"
+	"github.com/vcap-sticky/vcap-sticky/cookie"
+)
+
+// negotiateMaxAge is the lifetime gorouter gives a Negotiate __VCAP_ID__.
+const negotiateMaxAge = 60
+
+// responseCookies is what the filter needs from the app's Set-Cookie headers.
+type responseCookies struct {
+	sessions  []cookie.SetCookie // session cookies the app sets, in order
+	appSetsID bool               // the app sets __VCAP_ID__ itself
+}
+
+func readResponseCookies(cfg *config.Config, lines []string) responseCookies {
+	var rc responseCookies
+	for _, line := range lines {
+		sc, ok := cookie.ParseSetCookie(line)
+		switch {
+		case !ok:
+		case sc.Name == config.VCAPCookie:
+			rc.appSetsID = true
+		case cfg.SessionCookie(sc.Name):
+			rc.sessions = append(rc.sessions, sc)
+		}
+	}
+	return rc
+}
+
+// OnHttpResponseHeaders adds __VCAP_ID__ for the instance that served the
+// request, when a session starts or a sticky request was served elsewhere.
+func (h *httpContext) OnHttpResponseHeaders(int, bool) (action types.Action) {
+	defer h.failOpen(&action)
+	if h.cfg.PinMode == config.PinStatefulSession {
+		// Envoy's stateful_session header extension answers with
+		// base64(ip:port) of the host it used; never show clients addresses.
+		_ = proxywasm.RemoveHttpResponseHeader(h.cfg.PinHeader)
+	}
+	if h.route == nil {
+		return types.ActionContinue
+	}
+	rc := readResponseCookies(h.cfg, responseSetCookies())
+	negotiate := h.cfg.Negotiate && isNegotiate(responseHeader("www-authenticate"))
+	if rc.appSetsID || (len(rc.sessions) == 0 && !negotiate && h.requestID == "") {
+		return types.ActionContinue
+	}
+	served := h.servedInstance()
+	if served == nil {
+		h.debugf("served by an address outside the route's instances: no cookie")
+		return types.ActionContinue
+	}
+	stale := h.requestID != "" && h.requestID != served.ID
+	if stale {
+		h.metrics.fallbacks.Increment(1)
+	}
+	t := now()
+	switch {
+	case negotiate:
+		h.addCookie(cookie.SetCookie{
+			Name: config.VCAPCookie, Value: served.ID, Path: h.route.Path,
+			MaxAge: negotiateMaxAge, HttpOnly: true, Secure: h.cfg.SecureCookies,
+			SameSite: cookie.SameSiteStrict,
+		})
+		h.metrics.cookiesSet.Increment(1)
+	case len(rc.sessions) > 0:
+		// One __VCAP_ID__ (and META) per session cookie, each mirroring its
+		// attributes, so deleting the session deletes __VCAP_ID__.
+		for i := range rc.sessions {
+			sc := &rc.sessions[i]
+			id := h.vcapCookie(served, sc.Secure, sc.Partitioned, sc.SameSite, sc.Expires, sc.MaxAge)
+			h.addCookie(id)
+			meta := id
+			meta.Name, meta.Value = config.MetaCookie, metaFromSessionCookie(sc, t).encode()
+			h.addCookie(meta)
+		}
+		h.metrics.cookiesSet.Increment(1)
+	case stale:
+		h.addCookie(h.refreshedCookie(served, t))
+		h.metrics.cookiesRefreshed.Increment(1)
+	}
+	return types.ActionContinue
+}
+
+// refreshedCookie re-issues __VCAP_ID__ after a fallback, restoring the
+// attributes recorded in the request's __VCAP_ID_META__.
+func (h *httpContext) refreshedCookie(served *config.Instance, t time.Time) cookie.SetCookie {
+	m, ok := decodeMeta(h.requestMeta)
+	if !ok {
+		h.debugf("unreadable %s %q: refreshing with default attributes", config.MetaCookie, h.requestMeta)
+		m = metaAttrs{}
+	}
+	return h.vcapCookie(served, m.secure, m.partitioned, m.sameSite, m.expires, m.maxAge(t))
+}
+
+func (h *httpContext) vcapCookie(served *config.Instance, secure, partitioned bool,
+	sameSite cookie.SameSite, expires time.Time, maxAge int) cookie.SetCookie {
+	return cookie.SetCookie{
+		Name: config.VCAPCookie, Value: served.ID, Path: h.route.Path,
+		HttpOnly: true, Secure: secure || h.cfg.SecureCookies, Partitioned: partitioned,
+		SameSite: sameSite, Expires: expires, MaxAge: maxAge,
+	}
+}
+
+func (h *httpContext) addCookie(c cookie.SetCookie) {
+	if err := proxywasm.AddHttpResponseHeader("set-cookie", c.String()); err != nil {
+		proxywasm.LogErrorf("vcap-sticky: adding %s: %v", c.Name, err)
+	}
+}
+
+// servedInstance maps Envoy's upstream.address back to the route's instance.
+func (h *httpContext) servedInstance() *config.Instance {
+	addr, err := proxywasm.GetProperty([]string{"upstream", "address"})
+	if err != nil {
+		return nil // a local reply, or no upstream was reached
+	}
+	return h.route.ByAddress(string(addr))
+}
+
+// responseSetCookies returns every Set-Cookie line. A single-value lookup
+// first: most responses have none, and the host returns only one value.
+func responseSetCookies() []string {
+	if _, err := proxywasm.GetHttpResponseHeader("set-cookie"); err != nil {
+		return nil
+	}
+	headers, err := proxywasm.GetHttpResponseHeaders()
+	if err != nil {
+		return nil
+	}
+	var lines []string
+	for _, kv := range headers {
+		if kv[0] == "set-cookie" {
+			lines = append(lines, kv[1])
+		}
+	}
+	return lines
+}
+
+func responseHeader(name string) string {
+	v, _ := proxywasm.GetHttpResponseHeader(name)
+	return v
+}

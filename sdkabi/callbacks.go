@@ -1,0 +1,112 @@
+// Copyright 2026 The vcap-sticky Authors. SPDX-License-Identifier: Apache-2.0
+
+//go:build wasip1 && !tinygo
+
+package internal
+
+import "github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+// The callbacks of proxy-wasm ABI 0.2.x that the SDK defines, exported for
+// standard Go. The SDK marks its handlers with tinygo's //export, which
+// standard Go ignores; each wrapper here exports the ABI name with i32
+// arguments and hands over to the SDK's own handler, unchanged.
+
+func boolABI(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+//go:wasmexport proxy_abi_version_0_2_0
+func proxyABIVersionABI() { proxyABIVersion() }
+
+//go:wasmexport proxy_on_context_create
+func proxyOnContextCreateABI(contextID, parentContextID uint32) {
+	proxyOnContextCreate(contextID, parentContextID)
+}
+
+//go:wasmexport proxy_on_vm_start
+func proxyOnVMStartABI(contextID, vmConfigurationSize uint32) uint32 {
+	return boolABI(bool(proxyOnVMStart(contextID, int(vmConfigurationSize))))
+}
+
+//go:wasmexport proxy_on_configure
+func proxyOnConfigureABI(contextID, pluginConfigurationSize uint32) uint32 {
+	return boolABI(bool(proxyOnConfigure(contextID, int(pluginConfigurationSize))))
+}
+
+//go:wasmexport proxy_on_tick
+func proxyOnTickABI(contextID uint32) { proxyOnTick(contextID) }
+
+//go:wasmexport proxy_on_queue_ready
+func proxyOnQueueReadyABI(contextID, queueID uint32) { proxyOnQueueReady(contextID, queueID) }
+
+//go:wasmexport proxy_on_new_connection
+func proxyOnNewConnectionABI(contextID uint32) uint32 {
+	return uint32(proxyOnNewConnection(contextID))
+}
+
+//go:wasmexport proxy_on_downstream_data
+func proxyOnDownstreamDataABI(contextID, dataSize, endOfStream uint32) uint32 {
+	return uint32(proxyOnDownstreamData(contextID, int(dataSize), endOfStream != 0))
+}
+
+//go:wasmexport proxy_on_downstream_connection_close
+func proxyOnDownstreamConnectionCloseABI(contextID, peerType uint32) {
+	proxyOnDownstreamConnectionClose(contextID, types.PeerType(peerType))
+}
+
+//go:wasmexport proxy_on_upstream_data
+func proxyOnUpstreamDataABI(contextID, dataSize, endOfStream uint32) uint32 {
+	return uint32(proxyOnUpstreamData(contextID, int(dataSize), endOfStream != 0))
+}
+
+//go:wasmexport proxy_on_upstream_connection_close
+func proxyOnUpstreamConnectionCloseABI(contextID, peerType uint32) {
+	proxyOnUpstreamConnectionClose(contextID, types.PeerType(peerType))
+}
+
+//go:wasmexport proxy_on_request_headers
+func proxyOnRequestHeadersABI(contextID, numHeaders, endOfStream uint32) uint32 {
+	return uint32(proxyOnRequestHeaders(contextID, int(numHeaders), endOfStream != 0))
+}
+
+//go:wasmexport proxy_on_request_body
+func proxyOnRequestBodyABI(contextID, bodySize, endOfStream uint32) uint32 {
+	return uint32(proxyOnRequestBody(contextID, int(bodySize), endOfStream != 0))
+}
+
+//go:wasmexport proxy_on_request_trailers
+func proxyOnRequestTrailersABI(contextID, numTrailers uint32) uint32 {
+	return uint32(proxyOnRequestTrailers(contextID, int(numTrailers)))
+}
+
+//go:wasmexport proxy_on_response_headers
+func proxyOnResponseHeadersABI(contextID, numHeaders, endOfStream uint32) uint32 {
+	return uint32(proxyOnResponseHeaders(contextID, int(numHeaders), endOfStream != 0))
+}
+
+//go:wasmexport proxy_on_response_body
+func proxyOnResponseBodyABI(contextID, bodySize, endOfStream uint32) uint32 {
+	return uint32(proxyOnResponseBody(contextID, int(bodySize), endOfStream != 0))
+}
+
+//go:wasmexport proxy_on_response_trailers
+func proxyOnResponseTrailersABI(contextID, numTrailers uint32) uint32 {
+	return uint32(proxyOnResponseTrailers(contextID, int(numTrailers)))
+}
+
+//go:wasmexport proxy_on_http_call_response
+func proxyOnHttpCallResponseABI(contextID, calloutID, numHeaders, bodySize, numTrailers uint32) {
+	proxyOnHttpCallResponse(contextID, calloutID, int(numHeaders), int(bodySize), int(numTrailers))
+}
+
+//go:wasmexport proxy_on_done
+func proxyOnDoneABI(contextID uint32) uint32 { return boolABI(proxyOnDone(contextID)) }
+
+//go:wasmexport proxy_on_log
+func proxyOnLogABI(contextID uint32) { proxyOnLog(contextID) }
+
+//go:wasmexport proxy_on_delete
+func proxyOnDeleteABI(contextID uint32) { proxyOnDelete(contextID) }
