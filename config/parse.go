@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,21 @@ func (e *Error) Error() string {
 
 func fail(field, format string, args ...any) error {
 	return &Error{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// oneLine keeps raw input (a member name, raw JSON) that goes into an error
+// message from breaking the one log line the message must be, or from naming
+// nothing: text with a control byte, and the empty name, are quoted, Go-style.
+func oneLine(s string) string {
+	if s == "" {
+		return `""`
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // Pin headers the filter must not take over: Envoy or the app rely on them.
@@ -90,27 +106,37 @@ func fields(obj gjson.Result, prefix string, each func(key, field string, v gjso
 	if !obj.IsObject() {
 		return fail(prefix, "must be a JSON object")
 	}
-	seen := map[string]bool{}
+	// An object has a handful of members (an unknown or repeated one ends the
+	// walk): a linear scan beats a map, and the slice stays on the stack.
+	seen := make([]string, 0, 16)
 	var err error
 	obj.ForEach(func(k, v gjson.Result) bool {
-		field := k.Str
+		field := oneLine(k.Str)
 		if prefix != "" {
-			field = prefix + "." + k.Str
+			field = prefix + "." + field
 		}
-		if seen[k.Str] {
+		if slices.Contains(seen, k.Str) {
 			err = fail(field, "repeated in %s", name)
 			return false
 		}
-		seen[k.Str] = true
+		seen = append(seen, k.Str)
 		err = each(k.Str, field, v)
 		return err == nil
 	})
 	return err
 }
 
+// arrayOf returns the elements of a JSON array, and nil for anything else.
+func arrayOf(v gjson.Result) []gjson.Result {
+	if !v.IsArray() {
+		return nil
+	}
+	return v.Array()
+}
+
 func boolean(field string, v gjson.Result, dst *bool) error {
 	if !v.IsBool() {
-		return fail(field, "must be true or false, got %s", v.Raw)
+		return fail(field, "must be true or false, got %s", oneLine(v.Raw))
 	}
 	*dst = v.Bool()
 	return nil
@@ -118,17 +144,19 @@ func boolean(field string, v gjson.Result, dst *bool) error {
 
 func str(field string, v gjson.Result) (string, error) {
 	if v.Type != gjson.String {
-		return "", fail(field, "must be a string, got %s", v.Raw)
+		return "", fail(field, "must be a string, got %s", oneLine(v.Raw))
 	}
 	return v.Str, nil
 }
 
 func parseCookieNames(cfg *Config, field string, v gjson.Result) error {
-	if !v.IsArray() || len(v.Array()) == 0 {
+	// Array() builds a slice of every element: call it once.
+	list := arrayOf(v)
+	if len(list) == 0 {
 		return fail(field, "must be a non-empty array of cookie names")
 	}
 	cfg.SessionCookieNames = nil
-	for i, n := range v.Array() {
+	for i, n := range list {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		name, err := str(f, n)
 		if err != nil {
@@ -186,12 +214,13 @@ func parseRoutes(cfg *Config, v gjson.Result) error {
 	if !v.Exists() {
 		return fail(field, "required")
 	}
-	if !v.IsArray() || len(v.Array()) == 0 {
+	list := arrayOf(v)
+	if len(list) == 0 {
 		return fail(field, "must be a non-empty array of routes")
 	}
 	cfg.Routes.byHost = map[string][]*Route{}
 	seen := map[string]string{} // host+path -> field that defined it
-	for i, rv := range v.Array() {
+	for i, rv := range list {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		r, err := parseRoute(cfg, f, rv)
 		if err != nil {
@@ -238,7 +267,7 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 				return err
 			}
 			if !validPath(r.Path) {
-				return fail(f, "%q must start with /, not end with / (unless it is /), and hold no ; ? # space or control byte", r.Path)
+				return fail(f, "%q must start with /, not end with / (unless it is /), and hold no ; ? # \" \\ space or control byte", r.Path)
 			}
 			return nil
 		case "instances":
@@ -253,10 +282,11 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 	if r.Host == "" {
 		return nil, fail(field+".host", "required")
 	}
-	if !instances.IsArray() || len(instances.Array()) == 0 {
+	// With 100,000 instances, a second Array() would parse them all again.
+	list := arrayOf(instances)
+	if len(list) == 0 {
 		return nil, fail(field+".instances", "must be a non-empty array of instances")
 	}
-	list := instances.Array()
 	r.Instances = make([]*Instance, 0, len(list))
 	r.byID = make(map[string]*Instance, len(list))
 	r.byAddress = make(map[string]*Instance, len(list))
@@ -326,7 +356,7 @@ func parseInstance(cfg *Config, field string, v gjson.Result) (*Instance, error)
 		case "index":
 			n, perr := strconv.Atoi(v.Raw)
 			if v.Type != gjson.Number || perr != nil || n < 0 {
-				return fail(f, "must be a whole number >= 0, got %s", v.Raw)
+				return fail(f, "must be a whole number >= 0, got %s", oneLine(v.Raw))
 			}
 			in.Index, in.IndexText = n, strconv.Itoa(n)
 			return nil

@@ -97,7 +97,9 @@ func validPath(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == ';' || c == '?' || c == '#' {
+		// '"' and '\\' too: net/http writes them in a cookie Path but reads
+		// neither back, so the cookie package refuses to build such a cookie.
+		if c <= ' ' || c >= 0x7f || c == ';' || c == '?' || c == '#' || c == '"' || c == '\\' {
 			return false
 		}
 	}

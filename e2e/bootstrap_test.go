@@ -132,15 +132,21 @@ type Route struct {
 	// RetryOn ("connect-failure,reset", ...) and NumRetries: a retry_policy.
 	RetryOn    string
 	NumRetries int
+	// RetryOtherHosts adds the previous_hosts retry host predicate (with RetryOn).
+	RetryOtherHosts bool
 	// RequestHeadersToRemove are removed by the route. Not for override_host's
 	// header: that removal happens before load balancing and breaks pinning.
 	RequestHeadersToRemove []string
 }
 
-// Cluster is a STATIC cluster.
+// Cluster is a STATIC cluster, or a composite one (Composite set).
 type Cluster struct {
 	Name      string
 	Endpoints []Endpoint
+	// Composite makes this an envoy.clusters.composite cluster over the named
+	// clusters: the first attempt goes to the first, the first retry to the
+	// second, and so on. Endpoints and the other fields are unused.
+	Composite []string
 	// OverrideHostHeader: load_balancing_policy override_host reading "ip:port"
 	// from this request header, round robin otherwise. Empty: lb_policy ROUND_ROBIN.
 	OverrideHostHeader string

@@ -74,6 +74,14 @@ func StartEnvoy(t testing.TB, b Bootstrap) *Envoy {
 // StartEnvoyWith is StartEnvoy with options.
 func StartEnvoyWith(t testing.TB, b Bootstrap, o EnvoyOptions) *Envoy {
 	t.Helper()
+	yaml, err := b.Render()
+	require.NoError(t, err)
+	return StartEnvoyYAML(t, yaml, o)
+}
+
+// StartEnvoyYAML is StartEnvoyWith for a bootstrap the caller rendered.
+func StartEnvoyYAML(t testing.TB, yaml string, o EnvoyOptions) *Envoy {
+	t.Helper()
 	if o.Concurrency == 0 {
 		o.Concurrency = 2
 	}
@@ -91,9 +99,11 @@ func StartEnvoyWith(t testing.TB, b Bootstrap, o EnvoyOptions) *Envoy {
 	}
 
 	dir := t.TempDir()
+	configPath := filepath.Join(dir, "envoy.yaml")
+	require.NoError(t, os.WriteFile(configPath, []byte(yaml), 0o600))
 	e := &Envoy{
 		Dir:        dir,
-		ConfigPath: WriteBootstrap(t, dir, b),
+		ConfigPath: configPath,
 		t:          t,
 		done:       make(chan struct{}),
 		transport:  newNoDownloadTransport(),

@@ -136,6 +136,28 @@ func Do(t testing.TB, c *http.Client, method, url string, header http.Header) *R
 			req.Header.Add(k, v)
 		}
 	}
+	return DoRequest(t, c, req)
+}
+
+// GetHost is Get with the request's Host (Envoy's :authority) set to host;
+// net/http ignores a Host entry in the header map.
+func (f *Fixture) GetHost(t testing.TB, host, pathAndQuery string, header http.Header) *Reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, f.Envoy.URL(pathAndQuery), http.NoBody)
+	require.NoError(t, err)
+	req.Host = host
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	return DoRequest(t, f.Client, req)
+}
+
+// DoRequest sends req and reads the whole response.
+func DoRequest(t testing.TB, c *http.Client, req *http.Request) *Reply {
+	t.Helper()
+	method, url := req.Method, req.URL.String()
 	res, err := c.Do(req)
 	require.NoError(t, err, "%s %s", method, url)
 	defer res.Body.Close()

@@ -376,6 +376,21 @@ func TestAppInstanceHeader(t *testing.T) {
 	}
 }
 
+// gorouter checks X-CF-App-Instance only when its value is non-empty: an
+// empty header is removed and the request is sticky or balanced as usual.
+func TestAppInstanceHeaderEmptyIsIgnored(t *testing.T) {
+	h := newHarness(t, "")
+	e := h.request(appHost, "/", [2]string{"x-cf-app-instance", ""}, cookieHeader("JSESSIONID=s; __VCAP_ID__=b"))
+	assert.Equal(t, types.ActionContinue, e.action)
+	assert.Nil(t, h.host.GetSentLocalResponse(e.id))
+	// proxytest cannot hold an empty header value (it reads as absent), so
+	// that the empty header is also removed is shown by the e2e test in Envoy.
+	pin, _ := e.requestHeader("x-vcap-sticky-upstream")
+	assert.Equal(t, addrB, pin, "the session cookie pins as usual")
+	assert.Zero(t, h.counter("app_instance_rejected"))
+	assert.Zero(t, h.counter("app_instance_routed"))
+}
+
 func TestAppInstanceRewritesStaleCookie(t *testing.T) {
 	h := newHarness(t, "")
 	e := h.request(appHost, "/", [2]string{"x-cf-app-instance", guid + ":0"}, cookieHeader("JSESSIONID=s; __VCAP_ID__=c"))

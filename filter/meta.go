@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,12 @@ func metaFromSessionCookie(sc *cookie.SetCookie, at time.Time) metaAttrs {
 	case sc.MaxAge < 0:
 		m.maxAgeAt = -1
 	case sc.MaxAge > 0:
-		m.maxAgeAt = at.Unix() + int64(sc.MaxAge)
+		// Saturate: Max-Age can be as large as math.MaxInt64 itself.
+		if t := at.Unix(); t > 0 && int64(sc.MaxAge) > math.MaxInt64-t {
+			m.maxAgeAt = math.MaxInt64
+		} else {
+			m.maxAgeAt = t + int64(sc.MaxAge)
+		}
 	}
 	return m
 }
@@ -58,6 +64,15 @@ func (m metaAttrs) encode() string {
 	return strings.Join(parts, "&")
 }
 
+// The Expires dates a META value can carry: those of a cookie date, years
+// 0000 to 9999 in UTC. A session cookie's Expires is always in this range
+// (before 1970 too, as for the usual "delete" date of 1 Jan 1970); a later
+// one from a client would make the refreshed cookie unbuildable.
+const (
+	minExpires = -62167219200 // 0000-01-01T00:00:00Z
+	maxExpires = 253402300799 // 9999-12-31T23:59:59Z
+)
+
 // decodeMeta parses a META value; any part it does not know makes the whole
 // value invalid, so the refresh falls back to defaults instead of guessing.
 func decodeMeta(v string) (metaAttrs, bool) {
@@ -74,7 +89,7 @@ func decodeMeta(v string) (metaAttrs, bool) {
 			m.partitioned = true
 		case "expires":
 			n, err := strconv.ParseInt(val, 10, 64)
-			if err != nil || n <= 0 {
+			if err != nil || n < minExpires || n > maxExpires {
 				return metaAttrs{}, false
 			}
 			m.expires = time.Unix(n, 0).UTC()

