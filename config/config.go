@@ -70,6 +70,13 @@ type Config struct {
 	LogDecisions bool
 	// Routes maps a request's host and path to its route.
 	Routes RouteTable
+	// Sealed, if set, makes __VCAP_ID__ a sealed token (see sealed.go).
+	Sealed *Sealed
+	// EndpointMetadata, if set, lets routes without instances take the
+	// served instance's id from the upstream host's metadata (sealed only).
+	EndpointMetadata *EndpointMetadata
+	// RouteMetrics defines per-route counters (route.<name>.<counter>).
+	RouteMetrics bool
 }
 
 // SessionCookie reports whether name is a configured session cookie name,

@@ -11,6 +11,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/vcap-sticky/vcap-sticky/cookie"
+	"github.com/vcap-sticky/vcap-sticky/token"
 )
 
 // Error names the offending field, e.g. routes[0].instances[2].address.
@@ -85,11 +86,25 @@ func Parse(data []byte) (*Config, error) {
 		case "routes":
 			routes = v // after pinning: instances depend on the mode
 			return nil
+		case "sealed":
+			return parseSealed(cfg, field, v)
+		case "endpoint_metadata":
+			return parseEndpointMetadata(cfg, field, v)
+		case "route_metrics":
+			return boolean(field, v, &cfg.RouteMetrics)
 		}
 		return fail(field, "unknown field")
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.EndpointMetadata != nil {
+		switch {
+		case cfg.Sealed == nil:
+			return nil, fail("endpoint_metadata", "needs \"sealed\": the token carries the address of an instance that no map lists")
+		case cfg.PinMode == PinCluster:
+			return nil, fail("endpoint_metadata", "does not work with pinning mode cluster (no cluster per instance); use override_host or stateful_session")
+		}
 	}
 	if err := parseRoutes(cfg, routes); err != nil {
 		return nil, err
@@ -219,7 +234,8 @@ func parseRoutes(cfg *Config, v gjson.Result) error {
 		return fail(field, "must be a non-empty array of routes")
 	}
 	cfg.Routes.byHost = map[string][]*Route{}
-	seen := map[string]string{} // host+path -> field that defined it
+	seen := map[string]string{}  // host+path -> field that defined it
+	names := map[string]string{} // stats name -> field that defined it
 	for i, rv := range list {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		r, err := parseRoute(cfg, f, rv)
@@ -231,6 +247,12 @@ func parseRoutes(cfg *Config, v gjson.Result) error {
 			return fail(f, "host %q path %q is already defined by %s", r.Host, r.Path, prev)
 		}
 		seen[key] = f
+		if cfg.RouteMetrics {
+			if prev, dup := names[r.Name]; dup {
+				return fail(f+".name", "%q is also the name of %s: give the routes distinct names", r.Name, prev)
+			}
+			names[r.Name] = f
+		}
 		if r.Host == "*" {
 			cfg.Routes.wildcard = append(cfg.Routes.wildcard, r)
 		} else {
@@ -273,6 +295,8 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 		case "instances":
 			instances = v
 			return nil
+		case "name":
+			return r.setName(f, v)
 		}
 		return fail(f, "unknown field")
 	})
@@ -282,108 +306,169 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 	if r.Host == "" {
 		return nil, fail(field+".host", "required")
 	}
-	// With 100,000 instances, a second Array() would parse them all again.
-	list := arrayOf(instances)
-	if len(list) == 0 {
-		return nil, fail(field+".instances", "must be a non-empty array of instances")
+	if r.identify(cfg, instances) {
+		return r, nil // a dynamic route: no instances to parse
 	}
-	r.Instances = make([]*Instance, 0, len(list))
-	r.byID = make(map[string]*Instance, len(list))
-	r.byAddress = make(map[string]*Instance, len(list))
+	// Parse every instance first, then index them in maps of the right size:
+	// growing a map of 100,000 entries rehashes it several times.
+	var slab []Instance // instances are allocated in chunks, not one by one
+	instances.ForEach(func(_, iv gjson.Result) bool {
+		at := instanceAt{route: field, index: len(r.Instances)}
+		if len(slab) == cap(slab) {
+			slab = make([]Instance, 0, min(max(len(r.Instances), 8), 1024))
+		}
+		slab = append(slab, Instance{Index: -1})
+		in := &slab[len(slab)-1]
+		if err = parseInstance(cfg, in, at, iv); err != nil {
+			return false
+		}
+		r.Instances = append(r.Instances, in)
+		return true
+	})
+	// The first error in document order wins, as if each instance were
+	// indexed right after it is parsed: a repeated id before an instance
+	// that does not parse is reported first.
+	parseErr := err
+	r.byID = make(map[string]*Instance, len(r.Instances))
+	r.byAddress = make(map[string]*Instance, len(r.Instances))
 	r.byAppInstance = map[string]*Instance{}
 	clusters := map[string]bool{}
-	for i, iv := range list {
-		f := fmt.Sprintf("%s.instances[%d]", field, i)
-		in, err := parseInstance(cfg, f, iv)
-		if err != nil {
+	for i, in := range r.Instances {
+		if err := r.add(cfg, in, instanceAt{route: field, index: i}, clusters); err != nil {
 			return nil, err
 		}
-		switch {
-		case r.byID[in.ID] != nil:
-			return nil, fail(f+".id", "%q is used twice in this route", in.ID)
-		case r.byAddress[in.Address] != nil:
-			return nil, fail(f+".address", "%q is used twice in this route", in.Address)
-		case cfg.PinMode == PinCluster && clusters[in.Cluster]:
-			return nil, fail(f+".cluster", "%q is used twice in this route", in.Cluster)
-		}
-		if in.AppGUID != "" {
-			key := in.AppGUID + ":" + in.IndexText
-			if r.byAppInstance[key] != nil {
-				return nil, fail(f+".index", "app %s index %s is used twice in this route", in.AppGUID, in.IndexText)
-			}
-			r.byAppInstance[key] = in
-		}
-		clusters[in.Cluster] = true
-		r.byID[in.ID] = in
-		r.byAddress[in.Address] = in
-		r.Instances = append(r.Instances, in)
+	}
+	if parseErr != nil {
+		return nil, parseErr
+	}
+	if len(r.Instances) == 0 {
+		return nil, fail(field+".instances", "must be a non-empty array of instances")
 	}
 	return r, nil
 }
 
-func parseInstance(cfg *Config, field string, v gjson.Result) (*Instance, error) {
-	in := &Instance{Index: -1}
-	err := fields(v, field, func(key, f string, v gjson.Result) error {
-		var err error
-		switch key {
-		case "id":
-			if in.ID, err = str(f, v); err != nil {
-				return err
-			}
-			if len(in.ID) == 0 || len(in.ID) > MaxIDLength || !cookie.ValidValue(in.ID) {
-				return fail(f, "%q must be 1 to %d cookie-safe characters (no space, quote, comma, semicolon, backslash or control byte)", in.ID, MaxIDLength)
-			}
-			return nil
-		case "address":
-			s, err := str(f, v)
-			if err != nil {
-				return err
-			}
-			ap, perr := netip.ParseAddrPort(s)
-			if perr != nil || ap.Port() == 0 || ap.Addr().Zone() != "" {
-				return fail(f, "%q is not ip:port (IPv6 in brackets, e.g. [::1]:8080)", s)
-			}
-			in.Address = ap.String()
-			return nil
-		case "app_guid":
-			if in.AppGUID, err = str(f, v); err != nil {
-				return err
-			}
-			if !IsAppGUID(in.AppGUID) {
-				return fail(f, "%q is not a lower-case hex UUID", in.AppGUID)
-			}
-			return nil
-		case "index":
-			n, perr := strconv.Atoi(v.Raw)
-			if v.Type != gjson.Number || perr != nil || n < 0 {
-				return fail(f, "must be a whole number >= 0, got %s", oneLine(v.Raw))
-			}
-			in.Index, in.IndexText = n, strconv.Itoa(n)
-			return nil
-		case "cluster":
-			if in.Cluster, err = str(f, v); err != nil {
-				return err
-			}
-			if !headerValueToken(in.Cluster) {
-				return fail(f, "%q is not a cluster name (letters, digits and -_.:)", in.Cluster)
-			}
-			return nil
+// instanceAt names an instance in error messages (routes[0].instances[2]).
+// The name is built only for an error: a route can have 100,000 instances.
+type instanceAt struct {
+	route string
+	index int
+}
+
+func (a instanceAt) String() string { return a.route + ".instances[" + strconv.Itoa(a.index) + "]" }
+
+func (a instanceAt) member(key string) string { return a.String() + "." + oneLine(key) }
+
+// insert adds k to m and reports whether it was new: one map operation
+// instead of a lookup and an insert.
+func insert[V any](m map[string]V, k string, v V) bool {
+	before := len(m)
+	m[k] = v
+	return len(m) > before
+}
+
+// add indexes a parsed instance, refusing ids, addresses, clusters and app
+// indexes used twice in the route.
+func (r *Route) add(cfg *Config, in *Instance, at instanceAt, clusters map[string]bool) error {
+	switch {
+	case !insert(r.byID, in.ID, in):
+		return fail(at.member("id"), "%q is used twice in this route", in.ID)
+	case !insert(r.byAddress, in.Address, in):
+		return fail(at.member("address"), "%q is used twice in this route", in.Address)
+	case cfg.PinMode == PinCluster && !insert(clusters, in.Cluster, true):
+		return fail(at.member("cluster"), "%q is used twice in this route", in.Cluster)
+	}
+	if in.AppGUID != "" && !insert(r.byAppInstance, in.AppGUID+":"+in.IndexText, in) {
+		return fail(at.member("index"), "app %s index %s is used twice in this route", in.AppGUID, in.IndexText)
+	}
+	return nil
+}
+
+func parseInstance(cfg *Config, in *Instance, at instanceAt, v gjson.Result) error {
+	if !v.IsObject() {
+		return fail(at.String(), "must be a JSON object")
+	}
+	seen := make([]string, 0, 8)
+	var err error
+	v.ForEach(func(k, v gjson.Result) bool {
+		if slices.Contains(seen, k.Str) {
+			err = fail(at.member(k.Str), "repeated in %s", at)
+			return false
 		}
-		return fail(f, "unknown field")
+		seen = append(seen, k.Str)
+		err = in.set(at, k.Str, v)
+		return err == nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch {
 	case in.ID == "":
-		return nil, fail(field+".id", "required")
+		return fail(at.member("id"), "required")
 	case in.Address == "":
-		return nil, fail(field+".address", "required")
+		return fail(at.member("address"), "required")
 	case in.AppGUID != "" && in.Index < 0:
-		return nil, fail(field+".index", "required with app_guid")
+		return fail(at.member("index"), "required with app_guid")
 	case cfg.PinMode == PinCluster && in.Cluster == "":
-		return nil, fail(field+".cluster", "required with pinning mode cluster")
+		return fail(at.member("cluster"), "required with pinning mode cluster")
+	case cfg.Sealed != nil && len(in.ID) > token.MaxIDLength:
+		return fail(at.member("id"), "%q is longer than %d bytes, the most a sealed token carries", in.ID, token.MaxIDLength)
 	}
 	in.setPinValue(cfg.PinMode)
-	return in, nil
+	return nil
+}
+
+// set parses one member of an instance.
+func (in *Instance) set(at instanceAt, key string, v gjson.Result) error {
+	isString := v.Type == gjson.String
+	switch key {
+	case "id":
+		if !isString {
+			return notString(at.member(key), v)
+		}
+		if in.ID = v.Str; len(in.ID) == 0 || len(in.ID) > MaxIDLength || !cookie.ValidValue(in.ID) {
+			return fail(at.member(key), "%q must be 1 to %d cookie-safe characters (no space, quote, comma, semicolon, backslash or control byte)", in.ID, MaxIDLength)
+		}
+	case "address":
+		if !isString {
+			return notString(at.member(key), v)
+		}
+		ap, err := netip.ParseAddrPort(v.Str)
+		if err != nil || ap.Port() == 0 || ap.Addr().Zone() != "" {
+			return fail(at.member(key), "%q is not ip:port (IPv6 in brackets, e.g. [::1]:8080)", v.Str)
+		}
+		// The canonical form; usually the input itself, then not copied.
+		var buf [64]byte
+		if canon := ap.AppendTo(buf[:0]); string(canon) == v.Str {
+			in.Address = v.Str
+		} else {
+			in.Address = string(canon)
+		}
+	case "app_guid":
+		if !isString {
+			return notString(at.member(key), v)
+		}
+		if in.AppGUID = v.Str; !IsAppGUID(in.AppGUID) {
+			return fail(at.member(key), "%q is not a lower-case hex UUID", in.AppGUID)
+		}
+	case "index":
+		n, err := strconv.Atoi(v.Raw)
+		if v.Type != gjson.Number || err != nil || n < 0 {
+			return fail(at.member(key), "must be a whole number >= 0, got %s", oneLine(v.Raw))
+		}
+		in.Index, in.IndexText = n, strconv.Itoa(n)
+	case "cluster":
+		if !isString {
+			return notString(at.member(key), v)
+		}
+		if in.Cluster = v.Str; !headerValueToken(in.Cluster) {
+			return fail(at.member(key), "%q is not a cluster name (letters, digits and -_.:)", in.Cluster)
+		}
+	default:
+		return fail(at.member(key), "unknown field")
+	}
+	return nil
+}
+
+func notString(field string, v gjson.Result) error {
+	return fail(field, "must be a string, got %s", oneLine(v.Raw))
 }

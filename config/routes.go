@@ -1,6 +1,10 @@
 package config
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/vcap-sticky/vcap-sticky/token"
+)
 
 // Route is one app's route: requests whose host matches Host and whose path
 // is under Path. An instance id is looked up only among the route's own
@@ -11,6 +15,14 @@ type Route struct {
 	Host string
 	// Path is the route's path prefix and the __VCAP_ID__ cookie's Path.
 	Path string
+	// Name names the route in per-route stats: "name" from the config, or
+	// one derived from host and path.
+	Name string
+	// Tag identifies the route inside a sealed token.
+	Tag token.RouteTag
+	// Dynamic: the route lists no instances; the served instance's id comes
+	// from the upstream host's metadata (EndpointMetadata, sealed mode).
+	Dynamic bool
 
 	Instances []*Instance
 	byID      map[string]*Instance

@@ -9,6 +9,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/vcap-sticky/vcap-sticky/config"
+	"github.com/vcap-sticky/vcap-sticky/token"
 )
 
 // now is the wall clock for cookie lifetimes; tests replace it.
@@ -30,6 +31,7 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	cfg     *config.Config
 	metrics *metrics
+	tokens  *tokenCache // sealed mode: tokens that opened
 }
 
 // OnPluginStart parses the configuration once; an invalid one fails the
@@ -58,8 +60,17 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		return types.OnPluginStartStatusFailed
 	}
 	p.cfg = cfg
+	p.metrics.defineConfigMetrics(cfg)
+	if cfg.Sealed != nil {
+		p.tokens = &tokenCache{}
+	}
 	proxywasm.LogInfof("vcap-sticky: configured %d routes, pinning mode %s via header %s",
 		len(cfg.Routes.All()), cfg.PinMode, cfg.PinHeader)
+	if s := cfg.Sealed; s != nil {
+		// The keys' source only: never the keys.
+		proxywasm.LogInfof("vcap-sticky: sealed tokens, keys from environment variable %s, lifetime %s",
+			s.KeysEnv, s.TTL)
+	}
 	return types.OnPluginStartStatusOK
 }
 
@@ -67,7 +78,7 @@ func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 	if p.cfg == nil {
 		return nil // never configured: Envoy passes traffic through
 	}
-	return &httpContext{cfg: p.cfg, metrics: p.metrics}
+	return &httpContext{cfg: p.cfg, metrics: p.metrics, tokens: p.tokens}
 }
 
 // httpContext carries one request's decision to its response.
@@ -75,12 +86,16 @@ type httpContext struct {
 	types.DefaultHttpContext
 	cfg     *config.Config
 	metrics *metrics
+	tokens  *tokenCache
 
 	route *config.Route
 	// requestID is the __VCAP_ID__ a sticky request carried ("" if none).
 	requestID string
 	// requestMeta is the request's __VCAP_ID_META__, for stale refreshes.
 	requestMeta string
+	// opened is what the request's token carried (sealed mode), nil if it
+	// carried none or was rejected.
+	opened *token.Payload
 }
 
 // failOpen turns a panic in a callback into "no stickiness for this
@@ -96,6 +111,7 @@ func (h *httpContext) failOpen(action *types.Action) {
 	h.metrics.recovered("an HTTP headers callback", r)
 	h.route = nil
 	h.requestID, h.requestMeta = "", ""
+	h.opened = nil
 	// Done whichever callback panicked: in the response callback the request
 	// was routed already and these change nothing, in the request callback
 	// there are no response headers yet.

@@ -74,9 +74,18 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) (action types.Action) {
 	}
 	h.requestID, h.requestMeta = rc.vcapID, rc.meta
 
-	inst := h.route.ByID(rc.vcapID)
+	var inst *config.Instance
+	if cfg.Sealed != nil {
+		// A rejected token is an unknown id, never a local reply.
+		var ok bool
+		if inst, ok = h.openToken(rc.vcapID, true); !ok {
+			return types.ActionContinue
+		}
+	} else {
+		inst = h.route.ByID(rc.vcapID)
+	}
 	if inst == nil {
-		h.metrics.unknownIDs.Increment(1)
+		h.count(cUnknownIDs)
 		if cfg.Strict || negotiate {
 			h.metrics.strictRejections.Increment(1)
 			h.debugf("unknown instance id, strict: 502")
@@ -87,7 +96,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) (action types.Action) {
 		return types.ActionContinue
 	}
 	h.pin(inst)
-	h.metrics.stickyHits.Increment(1)
+	h.count(cStickyHits)
 	h.debugf("pinned to instance %s (%s)", inst.ID, inst.Address)
 	return types.ActionContinue
 }
@@ -128,6 +137,9 @@ func (h *httpContext) routeToAppInstance(value, authority string) types.Action {
 	cookieHeader, _ := proxywasm.GetHttpRequestHeader("cookie")
 	rc := readRequestCookies(h.cfg, cookieHeader)
 	h.requestID, h.requestMeta = rc.vcapID, rc.meta
+	if h.cfg.Sealed != nil && rc.vcapID != "" {
+		h.openToken(rc.vcapID, false) // only to compare with the served instance
+	}
 	h.pin(inst)
 	h.metrics.appInstanceRouted.Increment(1)
 	h.debugf("X-CF-App-Instance: routed to %s", inst.ID)

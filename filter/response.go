@@ -56,53 +56,72 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) (action types.Action) {
 		h.debugf("served by an address outside the route's instances: no cookie")
 		return types.ActionContinue
 	}
-	stale := h.requestID != "" && h.requestID != served.ID
+	stale := h.requestID != "" && !h.sameInstance(served)
 	if stale {
-		h.metrics.fallbacks.Increment(1)
+		h.count(cFallbacks)
 	}
 	t := now()
+	// Sealed mode: a token past half its lifetime is renewed.
+	renew := !stale && h.requestID != "" && h.renewDue(t)
+	if !negotiate && len(rc.sessions) == 0 && !stale && !renew {
+		return types.ActionContinue
+	}
+	value, ok := h.idValue(served, t)
+	if !ok {
+		return types.ActionContinue
+	}
 	switch {
 	case negotiate:
 		h.addCookie(cookie.SetCookie{
-			Name: config.VCAPCookie, Value: served.ID, Path: h.route.Path,
+			Name: config.VCAPCookie, Value: value, Path: h.route.Path,
 			MaxAge: negotiateMaxAge, HttpOnly: true, Secure: h.cfg.SecureCookies,
 			SameSite: cookie.SameSiteStrict,
 		})
-		h.metrics.cookiesSet.Increment(1)
+		h.count(cCookiesSet)
 	case len(rc.sessions) > 0:
 		// One __VCAP_ID__ (and META) per session cookie, each mirroring its
 		// attributes, so deleting the session deletes __VCAP_ID__.
 		for i := range rc.sessions {
 			sc := &rc.sessions[i]
-			id := h.vcapCookie(served, sc.Secure, sc.Partitioned, sc.SameSite, sc.Expires, sc.MaxAge)
+			id := h.vcapCookieValue(value, sc.Secure, sc.Partitioned, sc.SameSite, sc.Expires, sc.MaxAge)
 			h.addCookie(id)
 			meta := id
 			meta.Name, meta.Value = config.MetaCookie, metaFromSessionCookie(sc, t).encode()
 			h.addCookie(meta)
 		}
-		h.metrics.cookiesSet.Increment(1)
+		h.count(cCookiesSet)
 	case stale:
-		h.addCookie(h.refreshedCookie(served, t))
-		h.metrics.cookiesRefreshed.Increment(1)
+		h.addCookie(h.refreshedCookie(value, t))
+		h.count(cCookiesRefreshed)
+	case renew:
+		h.addCookie(h.refreshedCookie(value, t))
+		h.count(cTokensRenewed)
 	}
 	return types.ActionContinue
 }
 
 // refreshedCookie re-issues __VCAP_ID__ after a fallback, restoring the
 // attributes recorded in the request's __VCAP_ID_META__.
-func (h *httpContext) refreshedCookie(served *config.Instance, t time.Time) cookie.SetCookie {
+func (h *httpContext) refreshedCookie(value string, t time.Time) cookie.SetCookie {
 	m, ok := decodeMeta(h.requestMeta)
 	if !ok {
 		h.debugf("unreadable %s %q: refreshing with default attributes", config.MetaCookie, h.requestMeta)
 		m = metaAttrs{}
 	}
-	return h.vcapCookie(served, m.secure, m.partitioned, m.sameSite, m.expires, m.maxAge(t))
+	return h.vcapCookieValue(value, m.secure, m.partitioned, m.sameSite, m.expires, m.maxAge(t))
 }
 
 func (h *httpContext) vcapCookie(served *config.Instance, secure, partitioned bool,
 	sameSite cookie.SameSite, expires time.Time, maxAge int) cookie.SetCookie {
+	return h.vcapCookieValue(served.ID, secure, partitioned, sameSite, expires, maxAge)
+}
+
+// vcapCookieValue is vcapCookie with the cookie's value given: the id, or a
+// sealed token.
+func (h *httpContext) vcapCookieValue(value string, secure, partitioned bool,
+	sameSite cookie.SameSite, expires time.Time, maxAge int) cookie.SetCookie {
 	return cookie.SetCookie{
-		Name: config.VCAPCookie, Value: served.ID, Path: h.route.Path,
+		Name: config.VCAPCookie, Value: value, Path: h.route.Path,
 		HttpOnly: true, Secure: secure || h.cfg.SecureCookies, Partitioned: partitioned,
 		SameSite: sameSite, Expires: expires, MaxAge: maxAge,
 	}
@@ -126,6 +145,9 @@ func (h *httpContext) servedInstance() *config.Instance {
 	addr, err := proxywasm.GetProperty([]string{"upstream", "address"})
 	if err != nil {
 		return nil // a local reply, or no upstream was reached
+	}
+	if h.route.Dynamic {
+		return h.dynamicServed(string(addr))
 	}
 	return h.route.ByAddress(string(addr))
 }
