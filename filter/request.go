@@ -41,34 +41,82 @@ func readRequestCookies(cfg *config.Config, header string) requestCookies {
 	return rc
 }
 
+// requestHeaders is what the filter needs of the request headers, taken from
+// one host call: every host call costs a round trip through the VM (and a
+// callback to allocate its result), far more than scanning the pairs in Go.
+// For a repeated header the first value counts, as a single-header read
+// would give it.
+type requestHeaders struct {
+	authority, path, cookie, authorization string
+	appInstance                            string
+	hasAppInstance, hasPinHeader           bool
+}
+
+func readRequestHeaders(pinHeader string) requestHeaders {
+	var rh requestHeaders
+	pairs, err := proxywasm.GetHttpRequestHeaders()
+	if err != nil {
+		// Nothing to read: still make sure no client-sent pin header survives.
+		rh.hasPinHeader = true
+		return rh
+	}
+	var seenAuthority, seenPath, seenCookie, seenAuthorization bool
+	for _, kv := range pairs {
+		switch name, value := kv[0], kv[1]; name { // Envoy's names are lower case
+		case ":authority":
+			if !seenAuthority {
+				rh.authority, seenAuthority = value, true
+			}
+		case ":path":
+			if !seenPath {
+				rh.path, seenPath = value, true
+			}
+		case "cookie":
+			if !seenCookie {
+				rh.cookie, seenCookie = value, true
+			}
+		case "authorization":
+			if !seenAuthorization {
+				rh.authorization, seenAuthorization = value, true
+			}
+		case appInstanceHeader:
+			if !rh.hasAppInstance {
+				rh.appInstance, rh.hasAppInstance = strings.Trim(value, " \t"), true
+			}
+		case pinHeader:
+			rh.hasPinHeader = true
+		}
+	}
+	return rh
+}
+
 // OnHttpRequestHeaders pins a sticky request to its instance, or leaves it
 // to Envoy's load balancing.
 func (h *httpContext) OnHttpRequestHeaders(int, bool) (action types.Action) {
 	defer h.failOpen(&action)
 	cfg := h.cfg
+	rh := readRequestHeaders(cfg.PinHeader)
 	// A client must never choose an upstream: drop its copy of our header
-	// before anything else, on every request.
-	_ = proxywasm.RemoveHttpRequestHeader(cfg.PinHeader)
-
-	authority, _ := proxywasm.GetHttpRequestHeader(":authority")
-	path, _ := proxywasm.GetHttpRequestHeader(":path")
-	h.route = cfg.Routes.Match(authority, path)
+	// before anything else.
+	if rh.hasPinHeader {
+		_ = proxywasm.RemoveHttpRequestHeader(cfg.PinHeader)
+	}
+	h.route = cfg.Routes.Match(rh.authority, rh.path)
 
 	// X-CF-App-Instance never goes upstream. gorouter acts on it only when
-	// its value is non-empty (Envoy reports an empty one as present, "").
-	if target, err := proxywasm.GetHttpRequestHeader(appInstanceHeader); err == nil {
+	// its value is non-empty.
+	if rh.hasAppInstance {
 		_ = proxywasm.RemoveHttpRequestHeader(appInstanceHeader)
-		if target != "" {
-			return h.routeToAppInstance(target, authority)
+		if rh.appInstance != "" {
+			return h.routeToAppInstance(rh.appInstance, rh.authority, rh.cookie)
 		}
 	}
 	if h.route == nil {
 		return types.ActionContinue
 	}
 
-	cookieHeader, _ := proxywasm.GetHttpRequestHeader("cookie")
-	rc := readRequestCookies(cfg, cookieHeader)
-	negotiate := cfg.Negotiate && rc.vcapID != "" && isNegotiate(h.header("authorization"))
+	rc := readRequestCookies(cfg, rh.cookie)
+	negotiate := cfg.Negotiate && rc.vcapID != "" && isNegotiate(rh.authorization)
 	if rc.vcapID == "" || !(rc.hasSession || negotiate) {
 		return types.ActionContinue // __VCAP_ID__ alone does nothing
 	}
@@ -92,12 +140,16 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) (action types.Action) {
 			return h.reject(502, "endpoint_failure (No endpoints available)",
 				"502 Bad Gateway: Registered endpoint failed to handle the request.\n")
 		}
-		h.debugf("unknown instance id %q: normal load balancing", rc.vcapID)
+		if cfg.LogDecisions { // the arguments would be boxed even with logging off
+			h.debugf("unknown instance id %q: normal load balancing", rc.vcapID)
+		}
 		return types.ActionContinue
 	}
 	h.pin(inst)
 	h.count(cStickyHits)
-	h.debugf("pinned to instance %s (%s)", inst.ID, inst.Address)
+	if cfg.LogDecisions {
+		h.debugf("pinned to instance %s (%s)", inst.ID, inst.Address)
+	}
 	return types.ActionContinue
 }
 
@@ -116,7 +168,7 @@ func (h *httpContext) pin(inst *config.Instance) {
 }
 
 // routeToAppInstance handles X-CF-App-Instance: <app guid>:<index>.
-func (h *httpContext) routeToAppInstance(value, authority string) types.Action {
+func (h *httpContext) routeToAppInstance(value, authority, cookieHeader string) types.Action {
 	guid, index, ok := parseAppInstance(value)
 	if !ok {
 		h.metrics.appInstanceRejected.Increment(1)
@@ -134,7 +186,6 @@ func (h *httpContext) routeToAppInstance(value, authority string) types.Action {
 	}
 	// A __VCAP_ID__ of another instance is now stale: the response re-issues
 	// the cookie for the targeted instance.
-	cookieHeader, _ := proxywasm.GetHttpRequestHeader("cookie")
 	rc := readRequestCookies(h.cfg, cookieHeader)
 	h.requestID, h.requestMeta = rc.vcapID, rc.meta
 	if h.cfg.Sealed != nil && rc.vcapID != "" {
@@ -160,11 +211,6 @@ func (h *httpContext) reject(status uint32, routerError, body string) types.Acti
 		return types.ActionContinue
 	}
 	return types.ActionPause
-}
-
-func (h *httpContext) header(name string) string {
-	v, _ := proxywasm.GetHttpRequestHeader(name)
-	return v
 }
 
 // isNegotiate: an Authorization header of the SPNEGO scheme, any case.
