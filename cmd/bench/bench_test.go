@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vcap-sticky/vcap-sticky/config"
+	"github.com/vcap-sticky/vcap-sticky/upstream"
 )
 
 func TestParseWasmMemories(t *testing.T) {
@@ -74,5 +77,41 @@ func TestEnvoyConfigRenders(t *testing.T) {
 		if err != nil || !strings.Contains(string(y), "port_value: 8080") {
 			t.Fatalf("%s: %v\n%s", name, err, y)
 		}
+	}
+}
+
+func TestSetCookieValue(t *testing.T) {
+	lines := []string{
+		"JSESSIONID=abc; Path=/; HttpOnly",
+		"__VCAP_ID_META__=x; Path=/",
+		"__VCAP_ID__=tok-en_1; Path=/; HttpOnly; SameSite=Lax",
+	}
+	if v, ok := setCookieValue(lines, "__VCAP_ID__"); !ok || v != "tok-en_1" {
+		t.Fatalf("got %q %v", v, ok)
+	}
+	if v, ok := setCookieValue(lines[:2], "__VCAP_ID__"); ok {
+		t.Fatalf("found %q in lines without it", v)
+	}
+}
+
+// The sealed setup's plugin config and key are what the filter accepts.
+func TestSealedSetupParses(t *testing.T) {
+	in, err := upstream.Start(instanceID(0), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Stop()
+	b := &bench{o: options{wasm: "x.wasm"}, ids: []string{in.ID}, upstreams: []*upstream.Instance{in}}
+	cfg, err := sealedSetup(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(sealedKeysEnv, cfg.Wasm.Env[sealedKeysEnv])
+	c, err := config.Parse([]byte(cfg.Wasm.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sealed == nil || c.Sealed.Ring == nil {
+		t.Fatalf("sealed mode off: %s", cfg.Wasm.Config)
 	}
 }

@@ -133,7 +133,7 @@ func writeChart(b *bench, path string) error {
 	canvases := plot.Align([][]*plot.Plot{{left, right}}, tiles, dc)
 	left.Draw(canvases[0][0])
 	right.Draw(canvases[0][1])
-	legend := "A, Anew, Aoh: Envoy alone (grey)   B: Envoy stateful_session (blue)   C, D, E: vcap-sticky (green)   F, Fmiss: floors of a Go Wasm filter (yellow)"
+	legend := "A, Anew, Aoh: Envoy alone (grey)   B: Envoy stateful_session (blue)   C, D, E, S, Snew: vcap-sticky (green)   F, Fmiss: floors of a Go Wasm filter (yellow)"
 	dc.FillText(draw.TextStyle{Color: color.Black, Font: left.Title.TextStyle.Font, XAlign: draw.XCenter, Handler: left.Title.TextStyle.Handler},
 		vg.Point{X: w / 2, Y: vg.Points(6)}, legend)
 

@@ -17,6 +17,8 @@
 //	      filter's first host calls (C's Envoy, another Host header)
 //	Aoh   A through C's cluster: the override_host policy and the upstream
 //	      header_mutation filter, no Wasm (what pinning costs in Envoy)
+//	S     C in sealed mode: __VCAP_ID__ is a sealed token (docs/sealed.md)
+//	Snew  D in sealed mode: the filter seals a new token
 //
 // Each round runs wrk twice per variant: with -connections for throughput and
 // Envoy's CPU time per request, and with one connection for latency.
@@ -83,7 +85,7 @@ func main() {
 	flag.StringVar(&o.benchTime, "benchtime", "1s", "go test -benchtime")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	flag.StringVar(&o.chart, "chart", "docs/benchmarks.png", "chart to write (PNG)")
-	flag.StringVar(&o.variants, "variants", "A,Anew,Aoh,B,C,D,E,F,Fmiss", "variants to run, in this order")
+	flag.StringVar(&o.variants, "variants", "A,Anew,Aoh,B,C,D,E,F,Fmiss,S,Snew", "variants to run, in this order")
 	flag.StringVar(&o.keepDir, "keep", "", "keep Envoy configs and logs in this directory (default: a temporary one, removed)")
 	flag.StringVar(&o.wasmEnv, "wasm-env", "", "environment of the Wasm VMs of every filter, e.g. GOGC=400 (comma-separated NAME=value)")
 	flag.Parse()
@@ -106,6 +108,12 @@ const (
 	pinHeader = "x-vcap-sticky-upstream"
 	// envoyCookie is the stateful_session cookie of variant B.
 	envoyCookie = "envoy-session"
+	// sealedKeysEnv is the VM environment variable with the key of the
+	// sealed-mode Envoy (S, Snew); sealedKey is that key: 32 random bytes,
+	// fixed so that runs are alike, base64 as token.ParseKeys reads it.
+	sealedKeysEnv = "VCAP_STICKY_KEYS"
+	sealedKey     = "jkrxci9F2AnEgP+7e48oJfidknspYsOHb4nmxF/QVz8="
+	vcapCookie    = "__VCAP_ID__"
 )
 
 // variant is one kind of traffic against one Envoy setup.
@@ -317,7 +325,7 @@ func (b *bench) endpoints() []endpoint {
 }
 
 // setupOrder is the order Envoys start in (and the memory table's).
-var setupOrder = []string{"plain", "plain-oh", "native", "filter", "filter-new", "filter-big", "empty"}
+var setupOrder = []string{"plain", "plain-oh", "native", "filter", "filter-new", "filter-big", "empty", "filter-sealed"}
 
 var allSetups = map[string]*setup{
 	"plain": {Name: "plain", Title: "no filter, round robin", cfg: func(b *bench) (envoyConfig, error) {
@@ -334,6 +342,7 @@ var allSetups = map[string]*setup{
 	"filter-big": {Name: "filter-big", Title: "vcap-sticky, 100,000 instances (E)", cfg: func(b *bench) (envoyConfig, error) {
 		return filterSetup(b.o.big)(b)
 	}},
+	"filter-sealed": {Name: "filter-sealed", Title: "vcap-sticky, sealed mode (S, Snew)", cfg: sealedSetup},
 	"empty": {Name: "empty", Title: "empty Go Wasm filter", cfg: func(b *bench) (envoyConfig, error) {
 		p, err := filepath.Abs(b.o.emptyWasm)
 		return envoyConfig{Wasm: &wasmFilter{Name: "empty", Path: p, Env: b.wasmEnv()}, Endpoints: b.endpoints()}, err
@@ -360,6 +369,19 @@ func filterSetup(extra int) func(b *bench) (envoyConfig, error) {
 	}
 }
 
+// sealedSetup is C's setup with sealed mode on: the plugin config names the
+// variable, the VM's environment holds the key.
+func sealedSetup(b *bench) (envoyConfig, error) {
+	cfg, err := filterSetup(0)(b)
+	if err != nil {
+		return cfg, err
+	}
+	plugin := cfg.Wasm.Config
+	cfg.Wasm.Config = plugin[:len(plugin)-1] + `,"sealed":{"keys_env":"` + sealedKeysEnv + `"}}`
+	cfg.Wasm.Env[sealedKeysEnv] = sealedKey
+	return cfg, nil
+}
+
 func (b *bench) definitions() []*variant {
 	sticky := func() string { return "JSESSIONID=" + sessionID + "; __VCAP_ID__=" + b.ids[0] }
 	return []*variant{
@@ -372,6 +394,8 @@ func (b *bench) definitions() []*variant {
 		{Key: "F", Title: "empty Go Wasm filter", setup: "empty", path: "/", check: checkServed},
 		{Key: "Fmiss", Title: "vcap-sticky, no route matches", setup: "filter", path: "/", host: "no-route.example", check: checkNoRoute},
 		{Key: "Aoh", Title: "Envoy, no filter, C's cluster", setup: "plain-oh", path: "/", check: checkServed},
+		{Key: "S", Title: "vcap-sticky sealed, sticky hit", setup: "filter-sealed", path: "/", check: checkSealedPinned},
+		{Key: "Snew", Title: "vcap-sticky sealed, new session", setup: "filter-sealed", path: "/?session=new", check: checkNewSession},
 	}
 }
 
@@ -388,7 +412,7 @@ func (b *bench) startAll(ctx context.Context) error {
 	// Traffic that carries cookies carries the same bytes in every variant
 	// that does not need others (A, C, E, F), so only the filters differ.
 	for _, v := range b.order {
-		if v.Key != "B" && v.Key != "D" && v.Key != "Anew" {
+		if v.Key != "B" && v.Key != "D" && v.Key != "Anew" && v.Key != "Snew" {
 			v.cookie = "JSESSIONID=" + sessionID + "; __VCAP_ID__=" + b.ids[0]
 		}
 	}
@@ -485,11 +509,17 @@ func checkSameInstance(b *bench, v *variant, want string) error {
 }
 
 func checkPinned(cookie func() string) func(b *bench, v *variant) error {
+	return func(b *bench, v *variant) error { return checkPinnedTo(b.ids[0], cookie)(b, v) }
+}
+
+// checkPinnedTo: every request with the cookie goes to instance id, and
+// sticky_hits counts each.
+func checkPinnedTo(id string, cookie func() string) func(b *bench, v *variant) error {
 	return func(b *bench, v *variant) error {
 		v.cookie = cookie()
 		p := b.setups[v.setup].proc
 		before := p.stat("wasmcustom.vcap_sticky.sticky_hits")
-		if err := checkSameInstance(b, v, b.ids[0]); err != nil {
+		if err := checkSameInstance(b, v, id); err != nil {
 			return err
 		}
 		if after := p.stat("wasmcustom.vcap_sticky.sticky_hits"); after-before != int64(2*len(b.upstreams)+1) {
@@ -510,6 +540,40 @@ func checkNoRoute(b *bench, v *variant) error {
 		return fmt.Errorf("sticky_hits went from %d to %d: a route matched", before, after)
 	}
 	return nil
+}
+
+// checkSealedPinned gets a sealed token from a first request that starts a
+// session, then checks as C does that it pins to the instance that served.
+func checkSealedPinned(b *bench, v *variant) error {
+	first := *v
+	first.path = "/?session=new"
+	res, err := b.get(&first, "")
+	if err != nil {
+		return err
+	}
+	tok, ok := setCookieValue(res.Header.Values("Set-Cookie"), vcapCookie)
+	if !ok {
+		return fmt.Errorf("no %s in %q", vcapCookie, res.Header.Values("Set-Cookie"))
+	}
+	if slices.Contains(b.ids, tok) {
+		return fmt.Errorf("%s is a bare instance id, not a sealed token", vcapCookie)
+	}
+	served := res.Header.Get(upstream.InstanceHeader)
+	if !slices.Contains(b.ids, served) {
+		return fmt.Errorf("served by unknown instance %q", served)
+	}
+	return checkPinnedTo(served, func() string { return "JSESSIONID=" + sessionID + "; " + vcapCookie + "=" + tok })(b, v)
+}
+
+// setCookieValue finds a cookie's value in Set-Cookie header lines.
+func setCookieValue(lines []string, name string) (string, bool) {
+	for _, line := range lines {
+		pair, _, _ := strings.Cut(line, ";")
+		if k, val, ok := strings.Cut(strings.TrimSpace(pair), "="); ok && k == name {
+			return val, true
+		}
+	}
+	return "", false
 }
 
 func checkNewSession(b *bench, v *variant) error {

@@ -83,6 +83,8 @@ var ratios = []ratio{
 	{"C/F", "C", "F", "(the filter's logic over the floor)", math.NaN()},
 	{"Aoh/A", "Aoh", "A", "(Envoy's side of pinning: override_host + header_mutation)", math.NaN()},
 	{"Fmiss/F", "Fmiss", "F", "(the filter's first host calls)", math.NaN()},
+	{"S/C", "S", "C", "(sealed mode's cost on a sticky hit)", math.NaN()},
+	{"Snew/D", "Snew", "D", "(sealed mode's cost on a new session)", math.NaN()},
 }
 
 // perRound pairs two variants' figures round by round.
@@ -189,14 +191,16 @@ func report(b *bench) string {
 		"D":     "`GET /?session=new`, no cookie: the app sets `JSESSIONID`, the filter adds `__VCAP_ID__` and `__VCAP_ID_META__`",
 		"E":     fmt.Sprintf("as C; the route has %d instances (%d real, the rest fake addresses)", o.big, o.instances),
 		"F":     "as A, through a Go Wasm filter whose callbacks do nothing",
-		"Fmiss": "as C but `Host: no-route.example`: the filter runs, finds no route (4 host calls) and does nothing",
+		"Fmiss": "as C but `Host: no-route.example`: the filter runs, reads the request headers (one host call), finds no route and does nothing",
 		"Aoh":   "as A, through C's cluster: `override_host` load balancing and the upstream `header_mutation` filter, no Wasm",
+		"S":     "as C, but `__VCAP_ID__` is a sealed token the Envoy issued at start (`/?session=new`), opened on every request",
+		"Snew":  "as D; the filter seals a new token into `__VCAP_ID__`",
 	}
 	for _, v := range b.order {
 		p("| **%s** %s | %s | %s |\n", v.Key, v.Title, b.setups[v.setup].Title, traffic[v.Key])
 	}
 	p("\nEvery variant was checked before measuring: B and C/E pin every request to one instance ")
-	p("(C/E to the one `__VCAP_ID__` names, with `sticky_hits` counting them), D's response carries `__VCAP_ID__`. ")
+	p("(C/E/S to the one `__VCAP_ID__` names, with `sticky_hits` counting them), D's and Snew's responses carry `__VCAP_ID__`. ")
 	p("Every measured request got a 2xx answer (wrk counts anything else as an error, and the run would have failed).\n\n")
 
 	p("## Targets\n\n")
@@ -219,9 +223,9 @@ func report(b *bench) string {
 	}
 	p("\nLatency added over A (microseconds, 1 connection, per round):\n\n")
 	p("| variant | added p50 min / median / max | added p99 min / median / max | target |\n| --- | --- | --- | --- |\n")
-	for _, k := range []string{"B", "C", "D", "E", "F", "Fmiss", "Aoh"} {
+	for _, k := range []string{"B", "C", "D", "E", "F", "Fmiss", "Aoh", "S", "Snew"} {
 		base := "A"
-		if k == "D" {
+		if k == "D" || k == "Snew" {
 			base = "Anew"
 		}
 		if !have(k) || !have(base) || o.latDuration == 0 {
@@ -239,9 +243,9 @@ func report(b *bench) string {
 	p("\nEnvoy CPU time per request added over A (microseconds, from `/proc/<pid>/stat` during the throughput runs; ")
 	p("independent of what else the machine ran):\n\n")
 	p("| variant | min | median | max |\n| --- | --- | --- | --- |\n")
-	for _, k := range []string{"B", "Aoh", "F", "Fmiss", "C", "D", "E"} {
+	for _, k := range []string{"B", "Aoh", "F", "Fmiss", "C", "D", "E", "S", "Snew"} {
 		base := "A"
-		if k == "D" {
+		if k == "D" || k == "Snew" {
 			base = "Anew"
 		}
 		if have(k) && have(base) {
@@ -296,7 +300,7 @@ func report(b *bench) string {
 	}
 	if len(b.counters) > 0 {
 		p("\nThe filter's counters at the end:\n\n| Envoy | counters |\n| --- | --- |\n")
-		for _, name := range []string{"filter", "filter-new", "filter-big"} {
+		for _, name := range []string{"filter", "filter-new", "filter-big", "filter-sealed"} {
 			m := b.counters[name]
 			if m == nil {
 				continue
