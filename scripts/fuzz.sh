@@ -22,6 +22,11 @@ for pkg in $pkgs; do
 		if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime "${FUZZ_MINIMIZE_TIME:-1s}" \
 			${FUZZ_PARALLEL:+-parallel "$FUZZ_PARALLEL"} "$pkg" >"$out" 2>&1; then
 			result=ok
+		elif grep -q 'context deadline exceeded' "$out" && ! grep -q 'Failing input written to' "$out"; then
+			# go test's own race at the end of -fuzztime (a worker still busy
+			# with a new input when time runs out): no input failed. A real
+			# finding always writes its input under testdata/fuzz.
+			result=ok
 		else
 			result=FAIL
 			failed+=("$pkg $target")
