@@ -23,6 +23,8 @@ import (
 	"github.com/stretchr/testify/require"
 	funce "github.com/tetratelabs/func-e"
 	"github.com/tetratelabs/func-e/api"
+
+	"github.com/vcap-sticky/vcap-sticky/internal/envoyadmin"
 )
 
 // EnvoyOptions tune how StartEnvoyWith runs Envoy. Zero values mean defaults.
@@ -235,26 +237,11 @@ func (e *Envoy) listenerAddr(name string) (string, error) {
 	if status != http.StatusOK {
 		return "", fmt.Errorf("/listeners: status %d: %s", status, body)
 	}
-	var ls struct {
-		ListenerStatuses []struct {
-			Name         string `json:"name"`
-			LocalAddress struct {
-				SocketAddress struct {
-					Address   string `json:"address"`
-					PortValue int    `json:"port_value"`
-				} `json:"socket_address"`
-			} `json:"local_address"`
-		} `json:"listener_statuses"`
+	addr, err := envoyadmin.ListenerAddr([]byte(body), name)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", err, body)
 	}
-	if err := json.Unmarshal([]byte(body), &ls); err != nil {
-		return "", fmt.Errorf("/listeners: %w: %s", err, body)
-	}
-	for _, l := range ls.ListenerStatuses {
-		if sa := l.LocalAddress.SocketAddress; l.Name == name && sa.PortValue != 0 {
-			return net.JoinHostPort(sa.Address, strconv.Itoa(sa.PortValue)), nil
-		}
-	}
-	return "", fmt.Errorf("listener %q not (yet) bound: %s", name, body)
+	return addr, nil
 }
 
 // URL is the listener's URL for pathAndQuery ("/x?y=1").

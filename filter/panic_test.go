@@ -38,16 +38,7 @@ const undefinedCounter = proxywasm.MetricCounter(1 << 30)
 func newPanicHarness(t *testing.T, options string) (*harness, *pluginContext) {
 	t.Helper()
 	vm := &capturingVM{}
-	cfg := "{" + routesJSON
-	if options != "" {
-		cfg += "," + options
-	}
-	cfg += "}"
-	opt := proxytest.NewEmulatorOption().WithVMContext(vm).WithPluginConfiguration([]byte(cfg))
-	host, reset := proxytest.NewHostEmulator(opt)
-	t.Cleanup(reset)
-	require.Equal(t, types.OnPluginStartStatusOK, host.StartPlugin())
-	return &harness{t: t, host: host}, vm.plugin
+	return startHarness(t, vm, configWith(options)), vm.plugin
 }
 
 func TestPanicInRequestFailsOpen(t *testing.T) {

@@ -38,7 +38,12 @@ func readResponseCookies(cfg *config.Config, lines []string) responseCookies {
 // request, when a session starts or a sticky request was served elsewhere.
 func (h *httpContext) OnHttpResponseHeaders(int, bool) (action types.Action) {
 	defer h.failOpen(&action)
-	if h.cfg.PinMode == config.PinStatefulSession {
+	statefulSession := h.cfg.PinMode == config.PinStatefulSession
+	if h.route == nil && !statefulSession {
+		return types.ActionContinue
+	}
+	rh := readResponseHeaders(h.cfg.PinHeader)
+	if statefulSession && rh.hasPinHeader {
 		// Envoy's stateful_session header extension answers with
 		// base64(ip:port) of the host it used; never show clients addresses.
 		_ = proxywasm.RemoveHttpResponseHeader(h.cfg.PinHeader)
@@ -46,8 +51,8 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) (action types.Action) {
 	if h.route == nil {
 		return types.ActionContinue
 	}
-	rc := readResponseCookies(h.cfg, responseSetCookies())
-	negotiate := h.cfg.Negotiate && isNegotiate(responseHeader("www-authenticate"))
+	rc := readResponseCookies(h.cfg, rh.setCookies)
+	negotiate := h.cfg.Negotiate && isNegotiate(rh.wwwAuthenticate)
 	if rc.appSetsID || (len(rc.sessions) == 0 && !negotiate && h.requestID == "") {
 		return types.ActionContinue
 	}
@@ -152,26 +157,33 @@ func (h *httpContext) servedInstance() *config.Instance {
 	return h.route.ByAddress(string(addr))
 }
 
-// responseSetCookies returns every Set-Cookie line. A single-value lookup
-// first: most responses have none, and the host returns only one value.
-func responseSetCookies() []string {
-	if _, err := proxywasm.GetHttpResponseHeader("set-cookie"); err != nil {
-		return nil
-	}
-	headers, err := proxywasm.GetHttpResponseHeaders()
-	if err != nil {
-		return nil
-	}
-	var lines []string
-	for _, kv := range headers {
-		if kv[0] == "set-cookie" {
-			lines = append(lines, kv[1])
-		}
-	}
-	return lines
+// responseHeaders is what the filter needs of the response headers, taken
+// from one host call, as on the request path.
+type responseHeaders struct {
+	setCookies      []string // every Set-Cookie line, in order
+	wwwAuthenticate string   // the first WWW-Authenticate
+	hasPinHeader    bool
 }
 
-func responseHeader(name string) string {
-	v, _ := proxywasm.GetHttpResponseHeader(name)
-	return v
+func readResponseHeaders(pinHeader string) responseHeaders {
+	var rh responseHeaders
+	pairs, err := proxywasm.GetHttpResponseHeaders()
+	if err != nil {
+		rh.hasPinHeader = true // unknown: remove it to be safe
+		return rh
+	}
+	var seenWWWAuthenticate bool
+	for _, kv := range pairs {
+		switch name, value := kv[0], kv[1]; name { // Envoy's names are lower case
+		case "set-cookie":
+			rh.setCookies = append(rh.setCookies, value)
+		case "www-authenticate":
+			if !seenWWWAuthenticate {
+				rh.wwwAuthenticate, seenWWWAuthenticate = value, true
+			}
+		case pinHeader:
+			rh.hasPinHeader = true
+		}
+	}
+	return rh
 }

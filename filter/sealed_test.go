@@ -199,19 +199,13 @@ func metadataBytes(ns, key, val string) []byte {
 // newDynamicHarness: one route without instances, identity from metadata.
 func newDynamicHarness(t *testing.T, extra string) *harness {
 	t.Helper()
-	now = func() time.Time { return fixedNow }
-	t.Cleanup(func() { now = time.Now })
+	pinClock(t)
 	cfg := "{" + sealedOptions(t, `"endpoint_metadata":{"namespace":"vcap_sticky","key":"instance_id"},"route_metrics":true,`+
 		`"routes":[{"host":"app.example","name":"shop"}]`)
 	if extra != "" {
 		cfg += "," + extra
 	}
-	cfg += "}"
-	opt := proxytest.NewEmulatorOption().WithVMContext(NewVMContext()).WithPluginConfiguration([]byte(cfg))
-	host, reset := proxytest.NewHostEmulator(opt)
-	t.Cleanup(reset)
-	require.Equal(t, types.OnPluginStartStatusOK, host.StartPlugin(), "%v", host.GetCriticalLogs())
-	return &harness{t: t, host: host}
+	return startHarness(t, NewVMContext(), cfg+"}")
 }
 
 func TestEndpointMetadataIdentity(t *testing.T) {

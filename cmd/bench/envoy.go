@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/vcap-sticky/vcap-sticky/internal/envoyadmin"
 )
 
 //go:embed envoy.yaml.tmpl
@@ -176,26 +178,7 @@ func (e *envoyProc) listenerAddr() (string, error) {
 	if err != nil || status != http.StatusOK {
 		return "", fmt.Errorf("/listeners: %d %v", status, err)
 	}
-	var ls struct {
-		ListenerStatuses []struct {
-			Name         string `json:"name"`
-			LocalAddress struct {
-				SocketAddress struct {
-					Address   string `json:"address"`
-					PortValue int    `json:"port_value"`
-				} `json:"socket_address"`
-			} `json:"local_address"`
-		} `json:"listener_statuses"`
-	}
-	if err := json.Unmarshal([]byte(body), &ls); err != nil {
-		return "", fmt.Errorf("/listeners: %w", err)
-	}
-	for _, l := range ls.ListenerStatuses {
-		if sa := l.LocalAddress.SocketAddress; l.Name == "ingress" && sa.PortValue != 0 {
-			return net.JoinHostPort(sa.Address, strconv.Itoa(sa.PortValue)), nil
-		}
-	}
-	return "", errors.New("listener ingress not bound yet")
+	return envoyadmin.ListenerAddr([]byte(body), "ingress")
 }
 
 // stats returns Envoy's counters and gauges whose names match filter (a regex).
