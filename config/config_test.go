@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,6 +20,7 @@ func TestParseDefaults(t *testing.T) {
 	assert.Equal(t, PinOverrideHost, cfg.PinMode)
 	assert.Equal(t, DefaultPinHeader, cfg.PinHeader)
 	assert.False(t, cfg.SecureCookies || cfg.Strict || cfg.Negotiate || cfg.InstanceHeaders || cfg.LogDecisions)
+	assert.Equal(t, time.Second, cfg.MetricsFlushInterval)
 
 	r := cfg.Routes.Match("app.example.com:443", "/anything?x=1")
 	require.NotNil(t, r, "host is matched case-insensitively, port stripped")
@@ -38,6 +40,7 @@ func TestParseFullConfig(t *testing.T) {
 		"secure_cookies": true,
 		"pinning": {"mode": "stateful_session", "header": "x-session"},
 		"strict": true, "negotiate": true, "instance_headers": true, "log_decisions": true,
+		"metrics_flush_interval_ms": 250,
 		"routes": [{"host": "*", "path": "/app", "instances": [
 			{"id": "i-1", "address": "[::1]:9000", "app_guid": "` + guidA + `", "index": 3, "cluster": "app-1"}
 		]}]}`))
@@ -45,6 +48,7 @@ func TestParseFullConfig(t *testing.T) {
 	assert.True(t, cfg.SecureCookies && cfg.Strict && cfg.Negotiate && cfg.InstanceHeaders && cfg.LogDecisions)
 	assert.Equal(t, PinStatefulSession, cfg.PinMode)
 	assert.Equal(t, "x-session", cfg.PinHeader)
+	assert.Equal(t, 250*time.Millisecond, cfg.MetricsFlushInterval)
 	assert.True(t, cfg.SessionCookie("SESSION"))
 	assert.True(t, cfg.SessionCookie("__Host-JSESSIONID"), "the __Host- variant matches")
 	assert.False(t, cfg.SessionCookie("__host-JSESSIONID"), "the prefix is case-sensitive")
@@ -131,6 +135,10 @@ func TestParseRejects(t *testing.T) {
 		{"no routes", `{}`, "routes", "required"},
 		{"empty routes", `{"routes":[]}`, "routes", "non-empty"},
 		{"bool as string", `{"strict":"yes",` + routes(ok) + `}`, "strict", "true or false"},
+		{"flush interval negative", `{"metrics_flush_interval_ms":-1,` + routes(ok) + `}`, "metrics_flush_interval_ms", "whole number of milliseconds from 0 to 60000"},
+		{"flush interval too long", `{"metrics_flush_interval_ms":60001,` + routes(ok) + `}`, "metrics_flush_interval_ms", "from 0 to 60000"},
+		{"flush interval fraction", `{"metrics_flush_interval_ms":0.5,` + routes(ok) + `}`, "metrics_flush_interval_ms", "whole number"},
+		{"flush interval string", `{"metrics_flush_interval_ms":"1s",` + routes(ok) + `}`, "metrics_flush_interval_ms", "whole number"},
 		{"cookie names empty", `{"session_cookie_names":[],` + routes(ok) + `}`, "session_cookie_names", "non-empty"},
 		{"cookie name invalid", `{"session_cookie_names":["a b"],` + routes(ok) + `}`, "session_cookie_names[0]", "not a valid cookie name"},
 		{"cookie name ours", `{"session_cookie_names":["__VCAP_ID__"],` + routes(ok) + `}`, "session_cookie_names[0]", "own cookie"},

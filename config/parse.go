@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -63,8 +64,9 @@ func Parse(data []byte) (*Config, error) {
 	}
 	root := gjson.ParseBytes(data)
 	cfg := &Config{
-		SessionCookieNames: []string{DefaultSessionCookie},
-		PinHeader:          DefaultPinHeader,
+		SessionCookieNames:   []string{DefaultSessionCookie},
+		PinHeader:            DefaultPinHeader,
+		MetricsFlushInterval: DefaultMetricsFlushInterval,
 	}
 	var routes gjson.Result
 	err := fields(root, "", func(key, field string, v gjson.Result) error {
@@ -92,6 +94,8 @@ func Parse(data []byte) (*Config, error) {
 			return parseEndpointMetadata(cfg, field, v)
 		case "route_metrics":
 			return boolean(field, v, &cfg.RouteMetrics)
+		case "metrics_flush_interval_ms":
+			return duration(field, v, 0, maxMetricsFlushMS, time.Millisecond, "milliseconds", &cfg.MetricsFlushInterval)
 		}
 		return fail(field, "unknown field")
 	})
@@ -154,6 +158,16 @@ func boolean(field string, v gjson.Result, dst *bool) error {
 		return fail(field, "must be true or false, got %s", oneLine(v.Raw))
 	}
 	*dst = v.Bool()
+	return nil
+}
+
+// duration reads a whole number, from lo to hi, of unit (called units).
+func duration(field string, v gjson.Result, lo, hi int, unit time.Duration, units string, dst *time.Duration) error {
+	n, err := strconv.Atoi(v.Raw)
+	if v.Type != gjson.Number || err != nil || n < lo || n > hi {
+		return fail(field, "must be a whole number of %s from %d to %d, got %s", units, lo, hi, oneLine(v.Raw))
+	}
+	*dst = time.Duration(n) * unit
 	return nil
 }
 

@@ -2,7 +2,6 @@ package config
 
 import (
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -56,12 +55,7 @@ func parseSealed(cfg *Config, field string, v gjson.Result) error {
 			s.KeysEnv = name
 			return nil
 		case "ttl_seconds":
-			n, perr := strconv.Atoi(v.Raw)
-			if v.Type != gjson.Number || perr != nil || n < 1 || n > maxTokenTTLSeconds {
-				return fail(f, "must be a whole number of seconds from 1 to %d, got %s", maxTokenTTLSeconds, oneLine(v.Raw))
-			}
-			s.TTL = time.Duration(n) * time.Second
-			return nil
+			return duration(f, v, 1, maxTokenTTLSeconds, time.Second, "seconds", &s.TTL)
 		}
 		return fail(f, "unknown field")
 	})

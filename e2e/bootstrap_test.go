@@ -43,14 +43,16 @@ const (
 // PluginConfig is the filter's configuration (README "Configuration"). Empty
 // optional fields are left out, so the filter's defaults apply.
 type PluginConfig struct {
-	SessionCookieNames []string      `json:"session_cookie_names,omitempty"`
-	SecureCookies      bool          `json:"secure_cookies,omitempty"`
-	Pinning            *Pinning      `json:"pinning,omitempty"`
-	Strict             bool          `json:"strict,omitempty"`
-	Negotiate          bool          `json:"negotiate,omitempty"`
-	InstanceHeaders    bool          `json:"instance_headers,omitempty"`
-	LogDecisions       bool          `json:"log_decisions,omitempty"`
-	Routes             []PluginRoute `json:"routes"`
+	SessionCookieNames []string `json:"session_cookie_names,omitempty"`
+	SecureCookies      bool     `json:"secure_cookies,omitempty"`
+	Pinning            *Pinning `json:"pinning,omitempty"`
+	Strict             bool     `json:"strict,omitempty"`
+	Negotiate          bool     `json:"negotiate,omitempty"`
+	InstanceHeaders    bool     `json:"instance_headers,omitempty"`
+	LogDecisions       bool     `json:"log_decisions,omitempty"`
+	// MetricsFlushIntervalMS: nil is the filter's default (batched counters).
+	MetricsFlushIntervalMS *int          `json:"metrics_flush_interval_ms,omitempty"`
+	Routes                 []PluginRoute `json:"routes"`
 }
 
 // Pinning is the plugin config's "pinning" object.
@@ -208,10 +210,15 @@ func NewBootstrap(mode PinningMode, wasmPath string, instances []PluginInstance)
 		}
 		eps[i] = ep
 	}
+	unbatched := 0
 	plugin := &PluginConfig{
 		SessionCookieNames: []string{SessionCookie},
 		Pinning:            &Pinning{Mode: mode, Header: PinHeader},
-		Routes:             []PluginRoute{{Host: "*", Path: "/", Instances: append([]PluginInstance(nil), instances...)}},
+		// The tests read counters right after their requests: each
+		// increment goes to Envoy at once. TestCountersFlushOnTheTick runs
+		// the default.
+		MetricsFlushIntervalMS: &unbatched,
+		Routes:                 []PluginRoute{{Host: "*", Path: "/", Instances: append([]PluginInstance(nil), instances...)}},
 	}
 	b := Bootstrap{
 		AccessLog: true,

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -63,6 +64,30 @@ func TestSessionCookieGetsVCAPID(t *testing.T) {
 	}
 	assert.ElementsMatch(t, DefaultIDs, Keys(served), "each instance issued cookies: %v", served)
 	assert.Equal(t, before+n, f.Envoy.FilterCounter(t, "cookies_set"), "cookies_set counts each new session")
+}
+
+// With the default metrics_flush_interval_ms the request counters collect in
+// each worker's VM and reach Envoy's stats on the plugin's tick (a second):
+// every request counted exactly once, within the interval.
+func TestCountersFlushOnTheTick(t *testing.T) {
+	t.Parallel()
+	f := StartFixture(t, ModeOverrideHost, func(b *Bootstrap) { b.Wasm.Plugin.MetricsFlushIntervalMS = nil })
+	s := f.NewSession(t)
+
+	const n = 40
+	for range n {
+		r := f.Get(t, "/", s.CookieHeader())
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
+		require.Equal(t, s.Instance, r.Instance(), "pinned")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.Envoy.FilterCounter(t, "sticky_hits") < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.Equal(t, int64(n), f.Envoy.FilterCounter(t, "sticky_hits"), "every sticky hit, after a tick")
+	assert.Equal(t, int64(1), f.Envoy.FilterCounter(t, "cookies_set"))
+	time.Sleep(1500 * time.Millisecond) // more ticks: nothing counted twice
+	assert.Equal(t, int64(n), f.Envoy.FilterCounter(t, "sticky_hits"))
 }
 
 // (b) A response without JSESSIONID gets no __VCAP_ID__ (and its own

@@ -79,14 +79,14 @@ func BenchmarkNewSessionCookies(b *testing.B) {
 	h := &httpContext{cfg: cfg, route: cfg.Routes.Match(benchHost, "/")}
 	served := h.route.ByAddress(benchAddr0)
 	lines := []string{benchSessionSetCookie}
-	t := now()
+	clk := &clock{t: now(), read: true}
 	b.ReportAllocs()
 	for b.Loop() {
 		rc := readResponseCookies(cfg, lines)
 		sc := &rc.sessions[0]
 		id := h.vcapCookie(served, sc.Secure, sc.Partitioned, sc.SameSite, sc.Expires, sc.MaxAge)
 		meta := id
-		meta.Name, meta.Value = config.MetaCookie, metaFromSessionCookie(sc, t).encode()
+		meta.Name, meta.Value = config.MetaCookie, metaFromSessionCookie(sc, clk).encode()
 		if id.String() == "" || meta.String() == "" {
 			b.Fatal("no cookie")
 		}

@@ -137,10 +137,68 @@ func splitAddedCookies(joined string) []string {
 
 func setCookie(v string) [2]string { return [2]string{"set-cookie", v} }
 
+// counter reads a counter as Envoy's stats show it after the plugin's next
+// tick (counters are batched by default).
 func (h *harness) counter(name string) uint64 {
+	h.host.Tick()
 	v, err := h.host.GetCounterMetric(metricPrefix + name)
 	require.NoError(h.t, err)
 	return v
+}
+
+// Request counters collect in the VM and reach Envoy on the plugin's tick
+// (one host call per changed counter, not one per request); with
+// metrics_flush_interval_ms 0 each increment is sent at once.
+func TestCountersAreBatchedUntilTheTick(t *testing.T) {
+	read := func(h *harness, name string) uint64 {
+		v, err := h.host.GetCounterMetric(metricPrefix + name)
+		require.NoError(t, err)
+		return v
+	}
+	sticky := cookieHeader("JSESSIONID=s; __VCAP_ID__=b")
+
+	t.Run("default", func(t *testing.T) {
+		h := newHarness(t, "")
+		assert.Equal(t, uint32(1000), h.host.GetTickPeriod(), "a flush a second")
+		for range 3 {
+			h.request(appHost, "/", sticky).respond(addrB)
+		}
+		assert.Zero(t, read(h, "sticky_hits"), "not sent before the tick")
+		h.host.Tick()
+		assert.Equal(t, uint64(3), read(h, "sticky_hits"))
+		h.host.Tick()
+		assert.Equal(t, uint64(3), read(h, "sticky_hits"), "a tick sends each increment once")
+		h.request(appHost, "/", sticky).respond(addrB)
+		h.host.Tick()
+		assert.Equal(t, uint64(4), read(h, "sticky_hits"))
+	})
+	t.Run("unbatched", func(t *testing.T) {
+		h := newHarness(t, `"metrics_flush_interval_ms":0`)
+		assert.Zero(t, h.host.GetTickPeriod(), "no tick")
+		h.request(appHost, "/", sticky).respond(addrB)
+		assert.Equal(t, uint64(1), read(h, "sticky_hits"), "sent at once")
+	})
+	t.Run("interval", func(t *testing.T) {
+		h := newHarness(t, `"metrics_flush_interval_ms":250`)
+		assert.Equal(t, uint32(250), h.host.GetTickPeriod())
+	})
+}
+
+// Reading the clock is two WASI host calls in Envoy: only a cookie with a
+// lifetime needs it, and then once per response.
+func TestClockIsReadOnlyForLifetimes(t *testing.T) {
+	h := newHarness(t, `"session_cookie_names":["JSESSIONID","SESSION"]`)
+	reads := 0
+	now = func() time.Time { reads++; return fixedNow }
+	t.Cleanup(func() { now = time.Now })
+	h.request(appHost, "/", cookieHeader("JSESSIONID=s; __VCAP_ID__=b")).respond(addrB)
+	assert.Zero(t, reads, "sticky hit")
+	got := h.request(appHost, "/").respond(addrA, setCookie("JSESSIONID=new"))
+	assert.Len(t, got, 2, "__VCAP_ID__ and META")
+	assert.Zero(t, reads, "new session, a session cookie")
+	got = h.request(appHost, "/").respond(addrA, setCookie("JSESSIONID=a; Max-Age=60"), setCookie("SESSION=b; Max-Age=60"))
+	assert.Len(t, got, 4, "two session cookies: two __VCAP_ID__ and META pairs")
+	assert.Equal(t, 1, reads, "Max-Age: the clock is read, once")
 }
 
 func TestNewSessionGetsVCAPCookie(t *testing.T) {

@@ -88,7 +88,8 @@ func FuzzMetaFromSetCookie(f *testing.F) {
 		}
 		// A clock from 1970 to 9999, as Envoy's can be.
 		at := time.Unix(int64(uint64(atUnix)%253402300800), 0)
-		m := metaFromSessionCookie(&sc, at)
+		clk := &clock{t: at, read: true}
+		m := metaFromSessionCookie(&sc, clk)
 		enc := m.encode()
 		got, ok := decodeMeta(enc)
 		if !m.expires.IsZero() { // META keeps whole seconds, as the cookie date does
@@ -99,8 +100,8 @@ func FuzzMetaFromSetCookie(f *testing.F) {
 		}
 		checkMeta(t, m, enc)
 		// The refresh restores the lifetime the session cookie had left.
-		if sc.MaxAge > 0 && m.maxAge(at) != sc.MaxAge && int64(sc.MaxAge) <= math.MaxInt64-at.Unix() {
-			t.Fatalf("session %q: Max-Age %d restored as %d", line, sc.MaxAge, m.maxAge(at))
+		if sc.MaxAge > 0 && m.maxAge(clk) != sc.MaxAge && int64(sc.MaxAge) <= math.MaxInt64-at.Unix() {
+			t.Fatalf("session %q: Max-Age %d restored as %d", line, sc.MaxAge, m.maxAge(clk))
 		}
 	})
 }
@@ -118,7 +119,7 @@ func checkMeta(t *testing.T, m metaAttrs, v string) {
 	}
 	for _, at := range []time.Time{fixedNow, time.Unix(0, 0), time.Unix(253402300799, 0)} {
 		c := cookie.SetCookie{Name: config.VCAPCookie, Value: "a", Path: "/", HttpOnly: true,
-			Secure: m.secure, Partitioned: m.partitioned, SameSite: m.sameSite, Expires: m.expires, MaxAge: m.maxAge(at)}
+			Secure: m.secure, Partitioned: m.partitioned, SameSite: m.sameSite, Expires: m.expires, MaxAge: m.maxAge(&clock{t: at, read: true})}
 		if err := c.Valid(); err != nil {
 			t.Fatalf("META %q at %v: refreshed cookie %+v does not build: %v", v, at, c, err)
 		}

@@ -25,7 +25,7 @@ type metaAttrs struct {
 	sameSite            cookie.SameSite
 }
 
-func metaFromSessionCookie(sc *cookie.SetCookie, at time.Time) metaAttrs {
+func metaFromSessionCookie(sc *cookie.SetCookie, clk *clock) metaAttrs {
 	m := metaAttrs{secure: sc.Secure, partitioned: sc.Partitioned, sameSite: sc.SameSite}
 	if !sc.Expires.IsZero() {
 		m.expires = sc.Expires
@@ -35,7 +35,7 @@ func metaFromSessionCookie(sc *cookie.SetCookie, at time.Time) metaAttrs {
 		m.maxAgeAt = -1
 	case sc.MaxAge > 0:
 		// Saturate: Max-Age can be as large as math.MaxInt64 itself.
-		if t := at.Unix(); t > 0 && int64(sc.MaxAge) > math.MaxInt64-t {
+		if t := clk.now().Unix(); t > 0 && int64(sc.MaxAge) > math.MaxInt64-t {
 			m.maxAgeAt = math.MaxInt64
 		} else {
 			m.maxAgeAt = t + int64(sc.MaxAge)
@@ -112,16 +112,16 @@ func decodeMeta(v string) (metaAttrs, bool) {
 	return m, true
 }
 
-// maxAge turns the recorded expiry into a Max-Age for a cookie issued at t:
+// maxAge turns the recorded expiry into a Max-Age for a cookie issued now:
 // the remaining lifetime, or -1 (delete) once it has run out.
-func (m metaAttrs) maxAge(t time.Time) int {
+func (m metaAttrs) maxAge(clk *clock) int {
 	switch {
 	case m.maxAgeAt == 0:
 		return 0
 	case m.maxAgeAt < 0:
 		return -1
 	}
-	left := m.maxAgeAt - t.Unix()
+	left := m.maxAgeAt - clk.now().Unix()
 	if left <= 0 {
 		return -1
 	}

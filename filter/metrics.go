@@ -9,44 +9,78 @@ import (
 // metrics are the filter's counters. Envoy lists them in its stats under the
 // "wasmcustom." prefix, e.g. wasmcustom.vcap_sticky.sticky_hits.
 type metrics struct {
-	stickyHits          proxywasm.MetricCounter // pinned to the instance the cookie names
-	unknownIDs          proxywasm.MetricCounter // __VCAP_ID__ names no instance of the route
-	fallbacks           proxywasm.MetricCounter // sticky request served by another instance
-	cookiesSet          proxywasm.MetricCounter // __VCAP_ID__ added for a new session
-	cookiesRefreshed    proxywasm.MetricCounter // __VCAP_ID__ re-issued after a fallback
-	appInstanceRouted   proxywasm.MetricCounter
-	appInstanceRejected proxywasm.MetricCounter
-	strictRejections    proxywasm.MetricCounter // 502 instead of balancing
-	configErrors        proxywasm.MetricCounter
-	panics              proxywasm.MetricCounter // recovered; the request failed open
+	stickyHits          *counter // pinned to the instance the cookie names
+	unknownIDs          *counter // __VCAP_ID__ names no instance of the route
+	fallbacks           *counter // sticky request served by another instance
+	cookiesSet          *counter // __VCAP_ID__ added for a new session
+	cookiesRefreshed    *counter // __VCAP_ID__ re-issued after a fallback
+	appInstanceRouted   *counter
+	appInstanceRejected *counter
+	strictRejections    *counter // 502 instead of balancing
+	configErrors        *counter
+	panics              *counter // recovered; the request failed open
 
 	// global holds the counters that also exist per route, by kind: the
 	// ones above and the sealed mode's.
 	global counterSet
 	// routes holds each route's counters when route_metrics is on.
 	routes map[*config.Route]*counterSet
+	// perRequest are the counters the request path increments: batched
+	// when metrics_flush_interval_ms is not 0.
+	perRequest []*counter
 
 	// panicLogged: the plugin's first recovered panic has been logged; later
 	// ones are only counted (see recovered).
 	panicLogged bool
 }
 
-// counterSet holds the counters of each kind that are defined, nil for the
-// others (a metric id of 0 is valid). The global set points at the fields
-// of metrics, so that what is counted there is what tests see.
-type counterSet [numRouteCounters]*proxywasm.MetricCounter
+// counter is one of Envoy's counters as the VM sees it. A batched counter
+// keeps its increments in the VM until flush (on the plugin's tick): each
+// increment sent at once is a host call, a round trip out of the VM on every
+// request. Counters that must show at once (config errors, panics) are
+// never batched.
+type counter struct {
+	metric  proxywasm.MetricCounter
+	pending uint64
+	batched bool
+}
 
-func (s *counterSet) set(k counterKind, c *proxywasm.MetricCounter) { s[k] = c }
+func (c *counter) inc() {
+	if c.batched {
+		c.pending++
+		return
+	}
+	c.metric.Increment(1)
+}
+
+// flush hands the batched increments to Envoy.
+func (c *counter) flush() {
+	if c.pending == 0 {
+		return
+	}
+	n := c.pending
+	c.pending = 0
+	c.metric.Increment(n)
+}
+
+// counterSet holds the counters of each kind that are defined, nil for the
+// others (a metric id of 0 is valid). The global set shares its counters
+// with the fields of metrics.
+type counterSet [numRouteCounters]*counter
+
+func (s *counterSet) set(k counterKind, c *counter) { s[k] = c }
 
 func (s *counterSet) inc(k counterKind) {
 	if s != nil && s[k] != nil {
-		s[k].Increment(1)
+		s[k].inc()
 	}
 }
 
-func newCounter(name string) *proxywasm.MetricCounter {
-	c := proxywasm.DefineCounterMetric(name)
-	return &c
+// perRequestCounter defines a counter the request path increments.
+func (m *metrics) perRequestCounter(name string) *counter {
+	c := &counter{metric: proxywasm.DefineCounterMetric(name)}
+	m.perRequest = append(m.perRequest, c)
+	return c
 }
 
 // counterKind names a counter kept globally and, with route_metrics, per route.
@@ -82,51 +116,69 @@ const (
 // defineMetrics is called once per plugin start: the host returns the same
 // counter for a name defined again.
 func defineMetrics() *metrics {
-	c := func(name string) proxywasm.MetricCounter {
-		return proxywasm.DefineCounterMetric(metricPrefix + name)
-	}
 	m := &metrics{
-		stickyHits:          c("sticky_hits"),
-		unknownIDs:          c("unknown_ids"),
-		fallbacks:           c("fallbacks"),
-		cookiesSet:          c("cookies_set"),
-		cookiesRefreshed:    c("cookies_refreshed"),
-		appInstanceRouted:   c("app_instance_routed"),
-		appInstanceRejected: c("app_instance_rejected"),
-		strictRejections:    c("strict_rejections"),
-		configErrors:        c("config_errors"),
-		panics:              c("panics"),
+		configErrors: &counter{metric: proxywasm.DefineCounterMetric(metricPrefix + "config_errors")},
+		panics:       &counter{metric: proxywasm.DefineCounterMetric(metricPrefix + "panics")},
 	}
-	m.global.set(cStickyHits, &m.stickyHits)
-	m.global.set(cUnknownIDs, &m.unknownIDs)
-	m.global.set(cFallbacks, &m.fallbacks)
-	m.global.set(cCookiesSet, &m.cookiesSet)
-	m.global.set(cCookiesRefreshed, &m.cookiesRefreshed)
+	c := func(name string) *counter { return m.perRequestCounter(metricPrefix + name) }
+	m.stickyHits = c("sticky_hits")
+	m.unknownIDs = c("unknown_ids")
+	m.fallbacks = c("fallbacks")
+	m.cookiesSet = c("cookies_set")
+	m.cookiesRefreshed = c("cookies_refreshed")
+	m.appInstanceRouted = c("app_instance_routed")
+	m.appInstanceRejected = c("app_instance_rejected")
+	m.strictRejections = c("strict_rejections")
+	m.global.set(cStickyHits, m.stickyHits)
+	m.global.set(cUnknownIDs, m.unknownIDs)
+	m.global.set(cFallbacks, m.fallbacks)
+	m.global.set(cCookiesSet, m.cookiesSet)
+	m.global.set(cCookiesRefreshed, m.cookiesRefreshed)
 	return m
 }
 
 // defineConfigMetrics defines, at plugin start, the counters a configuration
 // needs beyond the default ones: the sealed mode's, and every route's with
-// route_metrics. Nothing is defined on the request path.
+// route_metrics, and batches the request path's counters if the
+// configuration says so. Nothing is defined on the request path.
 func (m *metrics) defineConfigMetrics(cfg *config.Config) {
 	if cfg.Sealed != nil {
 		for k := cTokensRenewed; k < numRouteCounters; k++ {
-			m.global.set(k, newCounter(metricPrefix+counterNames[k]))
+			m.global.set(k, m.perRequestCounter(metricPrefix+counterNames[k]))
 		}
 	}
-	if !cfg.RouteMetrics {
-		return
-	}
-	m.routes = map[*config.Route]*counterSet{}
-	for _, r := range cfg.Routes.All() {
-		rc := &counterSet{}
-		for k := range numRouteCounters {
-			if k >= cTokensRenewed && cfg.Sealed == nil {
-				break
+	if cfg.RouteMetrics {
+		m.routes = map[*config.Route]*counterSet{}
+		for _, r := range cfg.Routes.All() {
+			rc := &counterSet{}
+			for k := range numRouteCounters {
+				if k >= cTokensRenewed && cfg.Sealed == nil {
+					break
+				}
+				rc.set(k, m.perRequestCounter(routeMetricPrefix+r.Name+"."+counterNames[k]))
 			}
-			rc.set(k, newCounter(routeMetricPrefix+r.Name+"."+counterNames[k]))
+			m.routes[r] = rc
 		}
-		m.routes[r] = rc
+	}
+	for _, c := range m.perRequest {
+		c.batched = cfg.MetricsFlushInterval > 0
+	}
+}
+
+// unbatch makes every counter send its increments at once, after handing
+// over what was batched.
+func (m *metrics) unbatch() {
+	for _, c := range m.perRequest {
+		c.flush()
+		c.batched = false
+	}
+}
+
+// flush hands every batched increment to Envoy: one host call per counter
+// that changed since the last flush.
+func (m *metrics) flush() {
+	for _, c := range m.perRequest {
+		c.flush()
 	}
 }
 

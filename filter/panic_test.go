@@ -35,6 +35,10 @@ func (v *capturingVM) NewPluginContext(uint32) types.PluginContext {
 // undefinedCounter is a metric id the host never handed out.
 const undefinedCounter = proxywasm.MetricCounter(1 << 30)
 
+// breakCounter makes c panic in the host emulator when it sends an
+// increment: unbatched, on the request path itself.
+func breakCounter(c *counter) { *c = counter{metric: undefinedCounter} }
+
 func newPanicHarness(t *testing.T, options string) (*harness, *pluginContext) {
 	t.Helper()
 	vm := &capturingVM{}
@@ -49,11 +53,11 @@ func TestPanicInRequestFailsOpen(t *testing.T) {
 		break_  func(*metrics)
 		headers [][2]string
 	}{
-		{"sticky request", `"instance_headers":true`, func(m *metrics) { m.stickyHits = undefinedCounter },
+		{"sticky request", `"instance_headers":true`, func(m *metrics) { breakCounter(m.stickyHits) },
 			[][2]string{sticky}},
-		{"stateful_session mode", `"pinning":{"mode":"stateful_session"}`, func(m *metrics) { m.stickyHits = undefinedCounter },
+		{"stateful_session mode", `"pinning":{"mode":"stateful_session"}`, func(m *metrics) { breakCounter(m.stickyHits) },
 			[][2]string{sticky}},
-		{"X-CF-App-Instance", `"instance_headers":true`, func(m *metrics) { m.appInstanceRouted = undefinedCounter },
+		{"X-CF-App-Instance", `"instance_headers":true`, func(m *metrics) { breakCounter(m.appInstanceRouted) },
 			[][2]string{{"x-cf-app-instance", guid + ":2"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,7 +91,7 @@ func TestPanicInRequestFailsOpen(t *testing.T) {
 
 func TestPanicInResponseFailsOpen(t *testing.T) {
 	h, plugin := newPanicHarness(t, `"pinning":{"mode":"stateful_session"}`)
-	plugin.metrics.cookiesSet = undefinedCounter
+	breakCounter(plugin.metrics.cookiesSet)
 	e := h.request(appHost, "/")
 	e.h.host.SetProperty([]string{"upstream", "address"}, []byte(addrB))
 	leaked := [2]string{"x-vcap-sticky-upstream", "MTI3LjAuMC4xOjgwODI="}
@@ -104,6 +108,23 @@ func TestPanicInResponseFailsOpen(t *testing.T) {
 	sticky.respond(addrB, setCookie("JSESSIONID=s"))
 	assert.Equal(t, uint64(2), h.counter("panics"))
 	assert.Len(t, h.host.GetErrorLogs(), 1, "logged once")
+}
+
+// A batched counter that cannot be sent panics on the tick, not on the
+// request path: the tick recovers, counts the panic, and later ticks still
+// flush the other counters.
+func TestPanicInTickIsRecovered(t *testing.T) {
+	h, plugin := newPanicHarness(t, "")
+	*plugin.metrics.cookiesSet = counter{metric: undefinedCounter, batched: true}
+	got := h.request(appHost, "/").respond(addrA, setCookie("JSESSIONID=new"))
+	assert.Len(t, got, 2, "the response path is unaffected")
+	assert.Empty(t, h.host.GetErrorLogs(), "nothing sent yet")
+	assert.Equal(t, uint64(1), h.counter("panics"), "the tick in counter() panicked and recovered")
+	if logs := h.host.GetErrorLogs(); assert.Len(t, logs, 1) {
+		assert.Contains(t, logs[0], "OnTick")
+	}
+	h.request(appHost, "/", cookieHeader("JSESSIONID=s; __VCAP_ID__=b")).respond(addrB)
+	assert.Equal(t, uint64(1), h.counter("sticky_hits"), "a later tick flushes")
 }
 
 func TestPanicInPluginStartFailsTheStart(t *testing.T) {

@@ -50,17 +50,24 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	data, err := proxywasm.GetPluginConfiguration()
 	if err != nil && err != types.ErrorStatusNotFound {
 		proxywasm.LogCriticalf("vcap-sticky: reading plugin configuration: %v", err)
-		p.metrics.configErrors.Increment(1)
+		p.metrics.configErrors.inc()
 		return types.OnPluginStartStatusFailed
 	}
 	cfg, err := parseConfig(data)
 	if err != nil {
 		proxywasm.LogCriticalf("vcap-sticky: %v", err)
-		p.metrics.configErrors.Increment(1)
+		p.metrics.configErrors.inc()
 		return types.OnPluginStartStatusFailed
 	}
 	p.cfg = cfg
 	p.metrics.defineConfigMetrics(cfg)
+	if ms := cfg.MetricsFlushInterval.Milliseconds(); ms > 0 {
+		if err := proxywasm.SetTickPeriodMilliSeconds(uint32(ms)); err != nil {
+			// Without a tick nothing would flush: count unbatched instead.
+			proxywasm.LogWarnf("vcap-sticky: no tick for batched metrics (%v): counting each increment at once", err)
+			p.metrics.unbatch()
+		}
+	}
 	if cfg.Sealed != nil {
 		p.tokens = &tokenCache{}
 	}
@@ -72,6 +79,18 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 			s.KeysEnv, s.TTL)
 	}
 	return types.OnPluginStartStatusOK
+}
+
+// OnTick hands the counters batched since the last tick to Envoy.
+func (p *pluginContext) OnTick() {
+	defer func() {
+		if r := recover(); r != nil {
+			p.metrics.recovered("OnTick", r)
+		}
+	}()
+	if p.metrics != nil {
+		p.metrics.flush()
+	}
 }
 
 func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {

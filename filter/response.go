@@ -65,13 +65,13 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) (action types.Action) {
 	if stale {
 		h.count(cFallbacks)
 	}
-	t := now()
+	var clk clock
 	// Sealed mode: a token past half its lifetime is renewed.
-	renew := !stale && h.requestID != "" && h.renewDue(t)
+	renew := !stale && h.opened != nil && h.renewDue(clk.now())
 	if !negotiate && len(rc.sessions) == 0 && !stale && !renew {
 		return types.ActionContinue
 	}
-	value, ok := h.idValue(served, t)
+	value, ok := h.idValue(served, &clk)
 	if !ok {
 		return types.ActionContinue
 	}
@@ -91,29 +91,45 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) (action types.Action) {
 			id := h.vcapCookieValue(value, sc.Secure, sc.Partitioned, sc.SameSite, sc.Expires, sc.MaxAge)
 			h.addCookie(id)
 			meta := id
-			meta.Name, meta.Value = config.MetaCookie, metaFromSessionCookie(sc, t).encode()
+			meta.Name, meta.Value = config.MetaCookie, metaFromSessionCookie(sc, &clk).encode()
 			h.addCookie(meta)
 		}
 		h.count(cCookiesSet)
 	case stale:
-		h.addCookie(h.refreshedCookie(value, t))
+		h.addCookie(h.refreshedCookie(value, &clk))
 		h.count(cCookiesRefreshed)
 	case renew:
-		h.addCookie(h.refreshedCookie(value, t))
+		h.addCookie(h.refreshedCookie(value, &clk))
 		h.count(cTokensRenewed)
 	}
 	return types.ActionContinue
 }
 
+// clock is a callback's "now", read at most once and only if a cookie needs
+// it: in Envoy, reading the clock is two WASI host calls (wall and monotonic
+// clock), which a sticky hit or a session cookie without a lifetime need not
+// pay.
+type clock struct {
+	t    time.Time
+	read bool
+}
+
+func (c *clock) now() time.Time {
+	if !c.read {
+		c.t, c.read = now(), true
+	}
+	return c.t
+}
+
 // refreshedCookie re-issues __VCAP_ID__ after a fallback, restoring the
 // attributes recorded in the request's __VCAP_ID_META__.
-func (h *httpContext) refreshedCookie(value string, t time.Time) cookie.SetCookie {
+func (h *httpContext) refreshedCookie(value string, clk *clock) cookie.SetCookie {
 	m, ok := decodeMeta(h.requestMeta)
 	if !ok {
 		h.debugf("unreadable %s %q: refreshing with default attributes", config.MetaCookie, h.requestMeta)
 		m = metaAttrs{}
 	}
-	return h.vcapCookieValue(value, m.secure, m.partitioned, m.sameSite, m.expires, m.maxAge(t))
+	return h.vcapCookieValue(value, m.secure, m.partitioned, m.sameSite, m.expires, m.maxAge(clk))
 }
 
 func (h *httpContext) vcapCookie(served *config.Instance, secure, partitioned bool,

@@ -101,7 +101,7 @@ func rejectionCounter(err error) counterKind {
 
 // idValue is the __VCAP_ID__ value for the served instance: its id, or in
 // sealed mode a fresh token. ok is false if no token could be sealed.
-func (h *httpContext) idValue(served *config.Instance, t time.Time) (string, bool) {
+func (h *httpContext) idValue(served *config.Instance, clk *clock) (string, bool) {
 	s := h.cfg.Sealed
 	if s == nil {
 		return served.ID, true
@@ -111,7 +111,7 @@ func (h *httpContext) idValue(served *config.Instance, t time.Time) (string, boo
 		return "", false
 	}
 	tok, err := s.Ring.Seal(token.Payload{ID: served.ID, Address: addr, Route: h.route.Tag,
-		Expires: t.Add(s.TTL).Unix()})
+		Expires: clk.now().Add(s.TTL).Unix()})
 	if err != nil {
 		proxywasm.LogErrorf("vcap-sticky: sealing %s: %v", config.VCAPCookie, err)
 		return "", false

@@ -52,6 +52,7 @@ for i in 1 2 3 4 5 6; do echo "  request $i served by $(served_by -b "$jar" "$en
 
 echo
 echo "== The filter's counters (Envoy admin /stats)"
+sleep 1.2 # the request counters reach Envoy's stats once a second (metrics_flush_interval_ms)
 curl -s "$admin_url/stats?filter=vcap_sticky" | sed 's/^/  /'
 
 cat <<TXT

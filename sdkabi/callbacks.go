@@ -9,7 +9,9 @@ import "github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 // The callbacks of proxy-wasm ABI 0.2.x that the SDK defines, exported for
 // standard Go. The SDK marks its handlers with tinygo's //export, which
 // standard Go ignores; each wrapper here exports the ABI name with i32
-// arguments and hands over to the SDK's own handler, unchanged.
+// arguments and hands over to the SDK's own handler, unchanged. The
+// per-stream callbacks a headers-only filter can do without are in
+// callbacks_stream.go.
 
 func boolABI(b bool) uint32 {
 	if b {
@@ -72,41 +74,15 @@ func proxyOnRequestHeadersABI(contextID, numHeaders, endOfStream uint32) uint32 
 	return uint32(proxyOnRequestHeaders(contextID, int(numHeaders), endOfStream != 0))
 }
 
-//go:wasmexport proxy_on_request_body
-func proxyOnRequestBodyABI(contextID, bodySize, endOfStream uint32) uint32 {
-	return uint32(proxyOnRequestBody(contextID, int(bodySize), endOfStream != 0))
-}
-
-//go:wasmexport proxy_on_request_trailers
-func proxyOnRequestTrailersABI(contextID, numTrailers uint32) uint32 {
-	return uint32(proxyOnRequestTrailers(contextID, int(numTrailers)))
-}
-
 //go:wasmexport proxy_on_response_headers
 func proxyOnResponseHeadersABI(contextID, numHeaders, endOfStream uint32) uint32 {
 	return uint32(proxyOnResponseHeaders(contextID, int(numHeaders), endOfStream != 0))
-}
-
-//go:wasmexport proxy_on_response_body
-func proxyOnResponseBodyABI(contextID, bodySize, endOfStream uint32) uint32 {
-	return uint32(proxyOnResponseBody(contextID, int(bodySize), endOfStream != 0))
-}
-
-//go:wasmexport proxy_on_response_trailers
-func proxyOnResponseTrailersABI(contextID, numTrailers uint32) uint32 {
-	return uint32(proxyOnResponseTrailers(contextID, int(numTrailers)))
 }
 
 //go:wasmexport proxy_on_http_call_response
 func proxyOnHttpCallResponseABI(contextID, calloutID, numHeaders, bodySize, numTrailers uint32) {
 	proxyOnHttpCallResponse(contextID, calloutID, int(numHeaders), int(bodySize), int(numTrailers))
 }
-
-//go:wasmexport proxy_on_done
-func proxyOnDoneABI(contextID uint32) uint32 { return boolABI(proxyOnDone(contextID)) }
-
-//go:wasmexport proxy_on_log
-func proxyOnLogABI(contextID uint32) { proxyOnLog(contextID) }
 
 //go:wasmexport proxy_on_delete
 func proxyOnDeleteABI(contextID uint32) { proxyOnDelete(contextID) }

@@ -77,7 +77,7 @@ type envoyProc struct {
 
 // startEnvoy writes the config into dir and starts Envoy; it returns once
 // the admin endpoint says LIVE and the listener is bound.
-func startEnvoy(ctx context.Context, envoyPath, name, dir string, cfg envoyConfig, concurrency int, ready time.Duration) (*envoyProc, error) {
+func startEnvoy(ctx context.Context, envoyPath, name, dir string, cfg envoyConfig, concurrency int, cpus string, ready time.Duration) (*envoyProc, error) {
 	yaml, err := cfg.render()
 	if err != nil {
 		return nil, fmt.Errorf("%s: render config: %w", name, err)
@@ -94,11 +94,17 @@ func startEnvoy(ctx context.Context, envoyPath, name, dir string, cfg envoyConfi
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(envoyPath, "-c", cfgPath,
+	args := []string{envoyPath, "-c", cfgPath,
 		"--admin-address-path", adminPath,
 		"--disable-hot-restart", // several Envoys at once, no shared memory
 		"--concurrency", strconv.Itoa(concurrency),
-		"--log-level", "warn")
+		"--log-level", "warn"}
+	if cpus != "" {
+		// taskset execs Envoy in place: the pid (and its /proc CPU time)
+		// is Envoy's.
+		args = append([]string{"taskset", "-c", cpus}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// If the benchmark dies, its Envoys die with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -214,6 +220,16 @@ func (e *envoyProc) stat(name string) int64 {
 		return v
 	}
 	return -1
+}
+
+// counterFlush is longer than the filter's default metrics_flush_interval_ms:
+// after it, every request counted before has reached Envoy's stats.
+const counterFlush = 1500 * time.Millisecond
+
+// flushedStat is stat once the filter's batched counters have been flushed.
+func (e *envoyProc) flushedStat(name string) int64 {
+	time.Sleep(counterFlush)
+	return e.stat(name)
 }
 
 // stop asks Envoy to exit, and kills it if it does not within a few seconds.

@@ -52,6 +52,7 @@ type options struct {
 	instances, big                int
 	rounds, threads, connections  int
 	concurrency                   int
+	envoyCPUs                     string
 	duration, latDuration, warmup time.Duration
 	soak                          int64
 	soakMax, timeout              time.Duration
@@ -74,6 +75,7 @@ func main() {
 	flag.IntVar(&o.threads, "threads", 1, "wrk threads")
 	flag.IntVar(&o.connections, "connections", 16, "wrk connections for the throughput runs (keep-alive)")
 	flag.IntVar(&o.concurrency, "concurrency", 2, "Envoy worker threads (--concurrency)")
+	flag.StringVar(&o.envoyCPUs, "envoy-cpus", "", "run every Envoy on these CPUs (taskset -c list; the benchmark, its app instances and wrk keep the CPUs they were started on)")
 	flag.DurationVar(&o.duration, "duration", 7*time.Second, "length of each throughput run")
 	flag.DurationVar(&o.latDuration, "latency-duration", 3*time.Second, "length of each 1-connection latency run (0: none)")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up run per variant before the first round")
@@ -426,7 +428,7 @@ func (b *bench) startAll(ctx context.Context) error {
 			return err
 		}
 		t0 := time.Now()
-		s.proc, err = startEnvoy(ctx, b.o.envoy, name, filepath.Join(b.dir, name), cfg, b.o.concurrency, b.o.readyTimeout)
+		s.proc, err = startEnvoy(ctx, b.o.envoy, name, filepath.Join(b.dir, name), cfg, b.o.concurrency, b.o.envoyCPUs, b.o.readyTimeout)
 		if err != nil {
 			return err
 		}
@@ -518,11 +520,11 @@ func checkPinnedTo(id string, cookie func() string) func(b *bench, v *variant) e
 	return func(b *bench, v *variant) error {
 		v.cookie = cookie()
 		p := b.setups[v.setup].proc
-		before := p.stat("wasmcustom.vcap_sticky.sticky_hits")
+		before := p.flushedStat("wasmcustom.vcap_sticky.sticky_hits")
 		if err := checkSameInstance(b, v, id); err != nil {
 			return err
 		}
-		if after := p.stat("wasmcustom.vcap_sticky.sticky_hits"); after-before != int64(2*len(b.upstreams)+1) {
+		if after := p.flushedStat("wasmcustom.vcap_sticky.sticky_hits"); after-before != int64(2*len(b.upstreams)+1) {
 			return fmt.Errorf("sticky_hits went from %d to %d", before, after)
 		}
 		return nil
@@ -532,11 +534,11 @@ func checkPinnedTo(id string, cookie func() string) func(b *bench, v *variant) e
 // checkNoRoute: the filter sees the request but no route, so pins nothing.
 func checkNoRoute(b *bench, v *variant) error {
 	p := b.setups[v.setup].proc
-	before := p.stat("wasmcustom.vcap_sticky.sticky_hits")
+	before := p.flushedStat("wasmcustom.vcap_sticky.sticky_hits")
 	if _, err := b.get(v, v.cookie); err != nil {
 		return err
 	}
-	if after := p.stat("wasmcustom.vcap_sticky.sticky_hits"); after != before {
+	if after := p.flushedStat("wasmcustom.vcap_sticky.sticky_hits"); after != before {
 		return fmt.Errorf("sticky_hits went from %d to %d: a route matched", before, after)
 	}
 	return nil

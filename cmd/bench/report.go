@@ -18,6 +18,7 @@ type machineInfo struct {
 	Nproc, CPU, Memory, Kernel string
 	Envoy, Wrk, Go             string
 	LoadStart, LoadEnd         string
+	OwnCPUs                    string // the CPUs the benchmark process may run on
 	Date                       string
 }
 
@@ -35,6 +36,7 @@ func describeMachine(o options) machineInfo {
 		Kernel:    command("uname", "-srm"),
 		Go:        runtime.Version(),
 		LoadStart: loadAvg(),
+		OwnCPUs:   allowedCPUs(),
 		Date:      time.Now().UTC().Format("2006-01-02 15:04 MST"),
 	}
 	var cpu []string
@@ -53,6 +55,20 @@ func describeMachine(o options) machineInfo {
 	}
 	m.Wrk = strings.SplitN(command(o.wrk, "--version"), "\n", 2)[0]
 	return m
+}
+
+// allowedCPUs is the benchmark process's CPU list (/proc/self/status).
+func allowedCPUs() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }
 
 func loadAvg() string {
@@ -261,7 +277,12 @@ func report(b *bench) string {
 		b.machine.Wrk, o.threads, o.connections, o.duration, o.latDuration)
 	p("%d rounds, warm-up %s per variant. Envoy `--concurrency %d`, %d app instances (Go, package upstream) ",
 		o.rounds, o.warmup, o.concurrency, o.instances)
-	p("in the benchmark's process. Median (min–max) over the rounds.\n\n")
+	p("in the benchmark's process. ")
+	if o.envoyCPUs != "" {
+		p("Envoy pinned to CPU %s (`taskset`), the benchmark, its app instances and wrk to CPU %s, ", o.envoyCPUs, b.machine.OwnCPUs)
+		p("so that Envoy's work is measured apart from the load's. ")
+	}
+	p("Median (min–max) over the rounds.\n\n")
 	p("| variant | requests/s | p50 µs | p99 µs | p50 µs, 1 conn | p99 µs, 1 conn | Envoy CPU µs/request |\n")
 	p("| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, v := range b.order {
@@ -334,7 +355,11 @@ func report(b *bench) string {
 	} else {
 		p("`make bench`, which ran:\n\n")
 	}
-	p("```sh\ngo run ./cmd/bench %s\n```\n\n", shellJoin(os.Args[1:]))
+	pin := ""
+	if o.envoyCPUs != "" {
+		pin = "taskset -c " + b.machine.OwnCPUs + " "
+	}
+	p("```sh\n%sgo run ./cmd/bench %s\n```\n\n", pin, shellJoin(os.Args[1:]))
 	p("It took %s. See `go run ./cmd/bench -help` for longer runs (`-rounds`, `-duration`, `-connections`, …).\n",
 		b.wall.Round(time.Second))
 	return w.String()

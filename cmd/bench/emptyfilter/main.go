@@ -2,9 +2,10 @@
 // callback returns Continue at once. The benchmark (cmd/bench, variant F)
 // runs it to measure the floor of a standard-Go Wasm filter in Envoy: the
 // V8 calls for the context's lifecycle and each header callback, with no
-// work in them. Build it like the filter:
+// work in them. Build it like the filter (the same exports, so the floor is
+// the filter's floor):
 //
-//	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod -buildmode=c-shared -o build/emptyfilter.wasm ./cmd/bench/emptyfilter
+//	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod -tags sdkabi_headers_only -buildmode=c-shared -o build/emptyfilter.wasm ./cmd/bench/emptyfilter
 package main
 
 import (

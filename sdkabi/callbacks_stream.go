@@ -1,0 +1,40 @@
+// Copyright 2026 The vcap-sticky Authors. SPDX-License-Identifier: Apache-2.0
+
+//go:build wasip1 && !tinygo && !sdkabi_headers_only
+
+package internal
+
+// The per-stream callbacks a filter that works on headers alone does not
+// need. Envoy calls a callback on every request (and on every body chunk)
+// only if the module exports it, and each call is a round trip into the VM,
+// so the build tag sdkabi_headers_only leaves these out (`make build` sets
+// it; BENCHMARKS.md has the cost). Without the tag the binding exports every
+// callback the SDK defines. Left out, Envoy's defaults apply: bodies and
+// trailers continue, a stream or plugin is done at once (OnPluginDone is
+// not called), nothing is logged.
+
+//go:wasmexport proxy_on_request_body
+func proxyOnRequestBodyABI(contextID, bodySize, endOfStream uint32) uint32 {
+	return uint32(proxyOnRequestBody(contextID, int(bodySize), endOfStream != 0))
+}
+
+//go:wasmexport proxy_on_request_trailers
+func proxyOnRequestTrailersABI(contextID, numTrailers uint32) uint32 {
+	return uint32(proxyOnRequestTrailers(contextID, int(numTrailers)))
+}
+
+//go:wasmexport proxy_on_response_body
+func proxyOnResponseBodyABI(contextID, bodySize, endOfStream uint32) uint32 {
+	return uint32(proxyOnResponseBody(contextID, int(bodySize), endOfStream != 0))
+}
+
+//go:wasmexport proxy_on_response_trailers
+func proxyOnResponseTrailersABI(contextID, numTrailers uint32) uint32 {
+	return uint32(proxyOnResponseTrailers(contextID, int(numTrailers)))
+}
+
+//go:wasmexport proxy_on_done
+func proxyOnDoneABI(contextID uint32) uint32 { return boolABI(proxyOnDone(contextID)) }
+
+//go:wasmexport proxy_on_log
+func proxyOnLogABI(contextID uint32) { proxyOnLog(contextID) }
