@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// Most of what this filter costs Envoy is crossings between Envoy and the Go
+// VM, not the filter's logic (BENCHMARKS.md): calls into the VM, host calls
+// (proxy-wasm and WASI), and the allocation callback each host call that
+// returns data makes. Their number per request is exact where throughput is
+// noisy, so it is checked here: the built module runs in wazero against a
+// small emulated Envoy that counts them, for the requests the benchmark
+// measures. A change that adds a crossing to the hot path fails here.
+
+const crossingsConfig = `{"routes":[{"host":"app.example","instances":[` +
+	`{"id":"a","address":"10.0.0.1:8080"},{"id":"b","address":"10.0.0.2:8080"}]}]}`
+
+// crossings are one exchange's crossings, as Envoy would make them.
+type crossings struct {
+	entries   int            // exports Envoy called (it skips those not exported)
+	hostCalls map[string]int // env.* and wasi_snapshot_preview1.* functions, by name
+	allocs    int            // proxy_on_memory_allocate, from inside host calls
+}
+
+// emulatedEnvoy is the host side: just enough of Envoy for the filter's
+// request and response headers callbacks.
+type emulatedEnvoy struct {
+	mod         api.Module
+	reqHeaders  [][2]string
+	respHeaders [][2]string
+	upstream    string            // upstream.address
+	replaced    map[string]string // request headers the filter replaced
+	added       []string          // response headers the filter added, "name: value"
+	counts      crossings
+}
+
+// serializePairs is the proxy-wasm header map encoding: the number of pairs,
+// each pair's key and value sizes, then each key and value NUL-terminated.
+func serializePairs(pairs [][2]string) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(pairs)))
+	for _, kv := range pairs {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[0])))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[1])))
+	}
+	for _, kv := range pairs {
+		b = append(append(append(append(b, kv[0]...), 0), kv[1]...), 0)
+	}
+	return b
+}
+
+// give copies data into the VM as Envoy does: through the module's
+// allocator, then the address and size into the caller's return slots.
+func (e *emulatedEnvoy) give(ctx context.Context, m api.Module, data []byte, retPtr, retSize uint32) uint64 {
+	e.counts.allocs++
+	res, err := m.ExportedFunction("proxy_on_memory_allocate").Call(ctx, uint64(len(data)))
+	if err != nil || !m.Memory().Write(uint32(res[0]), data) {
+		return 2 // BadArgument
+	}
+	m.Memory().WriteUint32Le(retPtr, uint32(res[0]))
+	m.Memory().WriteUint32Le(retSize, uint32(len(data)))
+	return 0
+}
+
+func (e *emulatedEnvoy) read(m api.Module, ptr, size uint64) string {
+	b, _ := m.Memory().Read(uint32(ptr), uint32(size))
+	return string(b)
+}
+
+// hostFunction answers env.<name>; every host function it does not know
+// succeeds and does nothing.
+func (e *emulatedEnvoy) hostFunction(name string, hasResult bool) api.GoModuleFunc {
+	return func(ctx context.Context, m api.Module, st []uint64) {
+		e.counts.hostCalls[name]++
+		var status uint64
+		switch name {
+		case "proxy_get_buffer_bytes": // the plugin configuration
+			status = e.give(ctx, m, []byte(crossingsConfig), uint32(st[3]), uint32(st[4]))
+		case "proxy_get_header_map_pairs":
+			pairs := e.reqHeaders
+			if st[0] == 2 { // response headers
+				pairs = e.respHeaders
+			}
+			status = e.give(ctx, m, serializePairs(pairs), uint32(st[1]), uint32(st[2]))
+		case "proxy_get_header_map_value":
+			status = 1 // NotFound: the filter reads headers as pairs
+		case "proxy_get_property":
+			if e.read(m, st[0], st[1]) == "upstream\x00address" {
+				status = e.give(ctx, m, []byte(e.upstream), uint32(st[2]), uint32(st[3]))
+			} else {
+				status = 1
+			}
+		case "proxy_replace_header_map_value":
+			e.replaced[e.read(m, st[1], st[2])] = e.read(m, st[3], st[4])
+		case "proxy_add_header_map_value":
+			e.added = append(e.added, e.read(m, st[1], st[2])+": "+e.read(m, st[3], st[4]))
+		}
+		if hasResult {
+			st[0] = status
+		}
+	}
+}
+
+// wasiCounter counts the module's calls to WASI functions (clock reads, for
+// one) through wazero's function listener.
+type wasiCounter struct{ e *emulatedEnvoy }
+
+func (w wasiCounter) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	if def.ModuleName() != wasi_snapshot_preview1.ModuleName {
+		return nil // the guest's own functions and env (counted by the host functions)
+	}
+	name := def.ModuleName() + "." + def.Name()
+	return experimental.FunctionListenerFunc(func(context.Context, api.Module, api.FunctionDefinition, []uint64, experimental.StackIterator) {
+		w.e.counts.hostCalls[name]++
+	})
+}
+
+// startEmulatedEnvoy instantiates the built module and starts the plugin
+// (root context 1) with crossingsConfig.
+func startEmulatedEnvoy(t *testing.T) (*emulatedEnvoy, context.Context) {
+	t.Helper()
+	path := os.Getenv("VCAP_STICKY_WASM")
+	if path == "" {
+		path = "build/vcap-sticky.wasm"
+	}
+	bin, err := os.ReadFile(path)
+	require.NoError(t, err, "the wasm module is built by `make build` (or set VCAP_STICKY_WASM)")
+	e := &emulatedEnvoy{replaced: map[string]string{}}
+	e.counts.hostCalls = map[string]int{}
+	// The interpreter: function listeners see calls to imported functions.
+	ctx := experimental.WithFunctionListenerFactory(context.Background(), wasiCounter{e})
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	t.Cleanup(func() { rt.Close(ctx) })
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	compiled, err := rt.CompileModule(ctx, bin)
+	require.NoError(t, err)
+	env := rt.NewHostModuleBuilder("env")
+	for _, imp := range compiled.ImportedFunctions() {
+		if mod, name, _ := imp.Import(); mod == "env" {
+			env.NewFunctionBuilder().
+				WithGoModuleFunction(e.hostFunction(name, len(imp.ResultTypes()) > 0), imp.ParamTypes(), imp.ResultTypes()).
+				Export(name)
+		}
+	}
+	_, err = env.Instantiate(ctx)
+	require.NoError(t, err)
+	// No GC during the test: a collection reads the clock, which would be
+	// counted against whichever request it happened in.
+	e.mod, err = rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().
+		WithStartFunctions("_initialize").WithEnv("GOGC", "off"))
+	require.NoError(t, err)
+	e.call(t, ctx, "proxy_on_context_create", 1, 0)
+	require.Equal(t, uint64(1), e.call(t, ctx, "proxy_on_vm_start", 1, 0))
+	require.Equal(t, uint64(1), e.call(t, ctx, "proxy_on_configure", 1, uint64(len(crossingsConfig))), "plugin start")
+	return e, ctx
+}
+
+// call calls an export if the module has it, as Envoy does, and counts it.
+func (e *emulatedEnvoy) call(t *testing.T, ctx context.Context, name string, args ...uint64) uint64 {
+	t.Helper()
+	f := e.mod.ExportedFunction(name)
+	if f == nil {
+		return 0
+	}
+	e.counts.entries++
+	res, err := f.Call(ctx, args...)
+	require.NoError(t, err, name)
+	if len(res) == 0 {
+		return 0
+	}
+	return res[0]
+}
+
+// exchange runs one request and its response through the filter as Envoy
+// calls a filter's callbacks, and returns its crossings.
+func (e *emulatedEnvoy) exchange(t *testing.T, ctx context.Context, id uint64, req, resp [][2]string, upstream string) crossings {
+	t.Helper()
+	e.reqHeaders, e.respHeaders, e.upstream = req, resp, upstream
+	e.replaced, e.added = map[string]string{}, nil
+	e.counts = crossings{hostCalls: map[string]int{}}
+	e.call(t, ctx, "proxy_on_context_create", id, 1)
+	require.Equal(t, uint64(0), e.call(t, ctx, "proxy_on_request_headers", id, uint64(len(req)), 1), "Continue")
+	require.Equal(t, uint64(0), e.call(t, ctx, "proxy_on_response_headers", id, uint64(len(resp)), 0), "Continue")
+	e.call(t, ctx, "proxy_on_response_body", id, 100, 1)
+	e.call(t, ctx, "proxy_on_done", id)
+	e.call(t, ctx, "proxy_on_log", id)
+	e.call(t, ctx, "proxy_on_delete", id)
+	return e.counts
+}
+
+func TestCrossingsPerRequest(t *testing.T) {
+	e, ctx := startEmulatedEnvoy(t)
+	request := func(cookie string) [][2]string {
+		h := [][2]string{{":authority", "app.example"}, {":path", "/"}, {":method", "GET"},
+			{":scheme", "http"}, {"x-forwarded-proto", "http"}, {"x-request-id", "5b8e8f5e-2f0a-4bd5-a3a7-0b0e2f1c9d11"}}
+		if cookie != "" {
+			h = append(h, [2]string{"cookie", cookie})
+		}
+		return h
+	}
+	response := [][2]string{{":status", "200"}, {"content-type", "text/plain"}, {"content-length", "100"}}
+	newSession := append(response[:len(response):len(response)], [2]string{"set-cookie", "JSESSIONID=s1; Path=/"})
+	for i := range 3 { // the first requests of a VM may differ (maps growing): not measured
+		e.exchange(t, ctx, uint64(10+i), request("JSESSIONID=s; __VCAP_ID__=b"), response, "10.0.0.2:8080")
+	}
+
+	for _, tc := range []struct {
+		name      string
+		req, resp [][2]string
+		want      crossings
+		check     func(t *testing.T)
+	}{
+		{"sticky hit (C)", request("JSESSIONID=s; __VCAP_ID__=b"), response,
+			crossings{entries: 4, allocs: 3, hostCalls: map[string]int{
+				"proxy_get_header_map_pairs": 2, "proxy_replace_header_map_value": 1, "proxy_get_property": 1}},
+			func(t *testing.T) {
+				assert.Equal(t, map[string]string{"x-vcap-sticky-upstream": "10.0.0.2:8080"}, e.replaced, "pinned to b")
+				assert.Empty(t, e.added)
+			}},
+		{"new session (D)", request(""), newSession,
+			crossings{entries: 4, allocs: 3, hostCalls: map[string]int{
+				"proxy_get_header_map_pairs": 2, "proxy_get_property": 1, "proxy_add_header_map_value": 2}},
+			func(t *testing.T) {
+				assert.Empty(t, e.replaced, "not pinned")
+				assert.Equal(t, []string{"set-cookie: __VCAP_ID__=b; Path=/; HttpOnly", "set-cookie: __VCAP_ID_META__=; Path=/; HttpOnly"}, e.added)
+			}},
+		{"no route (Fmiss)", append(request("JSESSIONID=s; __VCAP_ID__=b")[1:], [2]string{":authority", "other.example"}), response,
+			crossings{entries: 4, allocs: 1, hostCalls: map[string]int{"proxy_get_header_map_pairs": 1}},
+			func(t *testing.T) { assert.Empty(t, e.replaced) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := e.exchange(t, ctx, 100, tc.req, tc.resp, "10.0.0.2:8080")
+			tc.check(t)
+			assert.Equal(t, tc.want.entries, got.entries, "calls into the VM")
+			assert.Equal(t, tc.want.hostCalls, got.hostCalls, "host calls (none to WASI: no clock, no log)")
+			assert.Equal(t, tc.want.allocs, got.allocs, "allocation callbacks")
+			t.Logf("%d calls into the VM, %d host calls %v, %d allocation callbacks",
+				got.entries, sum(got.hostCalls), got.hostCalls, got.allocs)
+		})
+	}
+}
+
+func sum(m map[string]int) (n int) {
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
