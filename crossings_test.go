@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -128,12 +127,7 @@ func (w wasiCounter) NewFunctionListener(def api.FunctionDefinition) experimenta
 // (root context 1) with crossingsConfig.
 func startEmulatedEnvoy(t *testing.T) (*emulatedEnvoy, context.Context) {
 	t.Helper()
-	path := os.Getenv("VCAP_STICKY_WASM")
-	if path == "" {
-		path = "build/vcap-sticky.wasm"
-	}
-	bin, err := os.ReadFile(path)
-	require.NoError(t, err, "the wasm module is built by `make build` (or set VCAP_STICKY_WASM)")
+	bin := readModule(t, builtModulePath())
 	e := &emulatedEnvoy{replaced: map[string]string{}}
 	e.counts.hostCalls = map[string]int{}
 	// The interpreter: function listeners see calls to imported functions.

@@ -91,17 +91,28 @@ var abiHostFunctions = map[string]sig{
 
 func builtModule(t *testing.T) wazero.CompiledModule {
 	t.Helper()
-	path := os.Getenv("VCAP_STICKY_WASM")
-	if path == "" {
-		path = "build/vcap-sticky.wasm"
+	return compileModule(t, builtModulePath())
+}
+
+// builtModulePath is the module `make build` writes, or $VCAP_STICKY_WASM.
+func builtModulePath() string {
+	if path := os.Getenv("VCAP_STICKY_WASM"); path != "" {
+		return path
 	}
-	return compileModule(t, path)
+	return "build/vcap-sticky.wasm"
+}
+
+// readModule reads the module at path, failing t with how to build it.
+func readModule(t *testing.T, path string) []byte {
+	t.Helper()
+	bin, err := os.ReadFile(path)
+	require.NoError(t, err, "the wasm module is built by `make build` (or set VCAP_STICKY_WASM)")
+	return bin
 }
 
 func compileModule(t *testing.T, path string) wazero.CompiledModule {
 	t.Helper()
-	bin, err := os.ReadFile(path)
-	require.NoError(t, err, "the wasm module is built by `make build` (or set VCAP_STICKY_WASM)")
+	bin := readModule(t, path)
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
 	t.Cleanup(func() { rt.Close(ctx) })

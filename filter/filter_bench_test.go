@@ -84,7 +84,7 @@ func BenchmarkNewSessionCookies(b *testing.B) {
 	for b.Loop() {
 		rc := readResponseCookies(cfg, lines)
 		sc := &rc.sessions[0]
-		id := h.vcapCookie(served, sc.Secure, sc.Partitioned, sc.SameSite, sc.Expires, sc.MaxAge)
+		id := h.vcapCookieValue(served.ID, sc.Secure, sc.Partitioned, sc.SameSite, sc.Expires, sc.MaxAge)
 		meta := id
 		meta.Name, meta.Value = config.MetaCookie, metaFromSessionCookie(sc, clk).encode()
 		if id.String() == "" || meta.String() == "" {

@@ -17,43 +17,47 @@ type metrics struct {
 	appInstanceRouted   *counter
 	appInstanceRejected *counter
 	strictRejections    *counter // 502 instead of balancing
-	configErrors        *counter
-	panics              *counter // recovered; the request failed open
+	// Sent at once, never batched: they must show while requests fail.
+	configErrors proxywasm.MetricCounter
+	panics       proxywasm.MetricCounter // recovered; the request failed open
 
 	// global holds the counters that also exist per route, by kind: the
 	// ones above and the sealed mode's.
 	global counterSet
 	// routes holds each route's counters when route_metrics is on.
 	routes map[*config.Route]*counterSet
-	// perRequest are the counters the request path increments: batched
-	// when metrics_flush_interval_ms is not 0.
+	// perRequest are the counters the request path increments.
 	perRequest []*counter
+	// batched: increments wait in the VM for flush (on the plugin's tick),
+	// when metrics_flush_interval_ms is not 0.
+	batched bool
 
 	// panicLogged: the plugin's first recovered panic has been logged; later
 	// ones are only counted (see recovered).
 	panicLogged bool
 }
 
-// counter is one of Envoy's counters as the VM sees it. A batched counter
-// keeps its increments in the VM until flush (on the plugin's tick): each
-// increment sent at once is a host call, a round trip out of the VM on every
-// request. Counters that must show at once (config errors, panics) are
-// never batched.
+// counter is one of Envoy's counters the request path increments, with the
+// increments not sent yet. Batching them saves a host call, a round trip out
+// of the VM, on every request.
 type counter struct {
 	metric  proxywasm.MetricCounter
 	pending uint64
-	batched bool
 }
 
-func (c *counter) inc() {
-	if c.batched {
-		c.pending++
+// inc counts one event in c: at the next flush when batched, else at once.
+// A nil c (not defined for this configuration) counts nothing.
+func (m *metrics) inc(c *counter) {
+	if c == nil {
 		return
 	}
-	c.metric.Increment(1)
+	c.pending++
+	if !m.batched {
+		c.flush()
+	}
 }
 
-// flush hands the batched increments to Envoy.
+// flush hands the pending increments to Envoy.
 func (c *counter) flush() {
 	if c.pending == 0 {
 		return
@@ -69,12 +73,6 @@ func (c *counter) flush() {
 type counterSet [numRouteCounters]*counter
 
 func (s *counterSet) set(k counterKind, c *counter) { s[k] = c }
-
-func (s *counterSet) inc(k counterKind) {
-	if s != nil && s[k] != nil {
-		s[k].inc()
-	}
-}
 
 // perRequestCounter defines a counter the request path increments.
 func (m *metrics) perRequestCounter(name string) *counter {
@@ -117,8 +115,8 @@ const (
 // counter for a name defined again.
 func defineMetrics() *metrics {
 	m := &metrics{
-		configErrors: &counter{metric: proxywasm.DefineCounterMetric(metricPrefix + "config_errors")},
-		panics:       &counter{metric: proxywasm.DefineCounterMetric(metricPrefix + "panics")},
+		configErrors: proxywasm.DefineCounterMetric(metricPrefix + "config_errors"),
+		panics:       proxywasm.DefineCounterMetric(metricPrefix + "panics"),
 	}
 	c := func(name string) *counter { return m.perRequestCounter(metricPrefix + name) }
 	m.stickyHits = c("sticky_hits")
@@ -160,18 +158,14 @@ func (m *metrics) defineConfigMetrics(cfg *config.Config) {
 			m.routes[r] = rc
 		}
 	}
-	for _, c := range m.perRequest {
-		c.batched = cfg.MetricsFlushInterval > 0
-	}
+	m.batched = cfg.MetricsFlushInterval > 0
 }
 
 // unbatch makes every counter send its increments at once, after handing
 // over what was batched.
 func (m *metrics) unbatch() {
-	for _, c := range m.perRequest {
-		c.flush()
-		c.batched = false
-	}
+	m.flush()
+	m.batched = false
 }
 
 // flush hands every batched increment to Envoy: one host call per counter
@@ -184,8 +178,9 @@ func (m *metrics) flush() {
 
 // count increments a counter, globally and for the request's route.
 func (h *httpContext) count(k counterKind) {
-	h.metrics.global.inc(k)
-	if h.metrics.routes != nil {
-		h.metrics.routes[h.route].inc(k)
+	m := h.metrics
+	m.inc(m.global[k])
+	if rc := m.routes[h.route]; rc != nil {
+		m.inc(rc[k])
 	}
 }

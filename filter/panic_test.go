@@ -36,8 +36,11 @@ func (v *capturingVM) NewPluginContext(uint32) types.PluginContext {
 const undefinedCounter = proxywasm.MetricCounter(1 << 30)
 
 // breakCounter makes c panic in the host emulator when it sends an
-// increment: unbatched, on the request path itself.
-func breakCounter(c *counter) { *c = counter{metric: undefinedCounter} }
+// increment, and m send increments at once: on the request path itself.
+func breakCounter(m *metrics, c *counter) {
+	c.metric = undefinedCounter
+	m.batched = false
+}
 
 func newPanicHarness(t *testing.T, options string) (*harness, *pluginContext) {
 	t.Helper()
@@ -53,11 +56,11 @@ func TestPanicInRequestFailsOpen(t *testing.T) {
 		break_  func(*metrics)
 		headers [][2]string
 	}{
-		{"sticky request", `"instance_headers":true`, func(m *metrics) { breakCounter(m.stickyHits) },
+		{"sticky request", `"instance_headers":true`, func(m *metrics) { breakCounter(m, m.stickyHits) },
 			[][2]string{sticky}},
-		{"stateful_session mode", `"pinning":{"mode":"stateful_session"}`, func(m *metrics) { breakCounter(m.stickyHits) },
+		{"stateful_session mode", `"pinning":{"mode":"stateful_session"}`, func(m *metrics) { breakCounter(m, m.stickyHits) },
 			[][2]string{sticky}},
-		{"X-CF-App-Instance", `"instance_headers":true`, func(m *metrics) { breakCounter(m.appInstanceRouted) },
+		{"X-CF-App-Instance", `"instance_headers":true`, func(m *metrics) { breakCounter(m, m.appInstanceRouted) },
 			[][2]string{{"x-cf-app-instance", guid + ":2"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,7 +94,7 @@ func TestPanicInRequestFailsOpen(t *testing.T) {
 
 func TestPanicInResponseFailsOpen(t *testing.T) {
 	h, plugin := newPanicHarness(t, `"pinning":{"mode":"stateful_session"}`)
-	breakCounter(plugin.metrics.cookiesSet)
+	breakCounter(plugin.metrics, plugin.metrics.cookiesSet)
 	e := h.request(appHost, "/")
 	e.h.host.SetProperty([]string{"upstream", "address"}, []byte(addrB))
 	leaked := [2]string{"x-vcap-sticky-upstream", "MTI3LjAuMC4xOjgwODI="}
@@ -115,7 +118,7 @@ func TestPanicInResponseFailsOpen(t *testing.T) {
 // flush the other counters.
 func TestPanicInTickIsRecovered(t *testing.T) {
 	h, plugin := newPanicHarness(t, "")
-	*plugin.metrics.cookiesSet = counter{metric: undefinedCounter, batched: true}
+	plugin.metrics.cookiesSet.metric = undefinedCounter // batched (the default)
 	got := h.request(appHost, "/").respond(addrA, setCookie("JSESSIONID=new"))
 	assert.Len(t, got, 2, "the response path is unaffected")
 	assert.Empty(t, h.host.GetErrorLogs(), "nothing sent yet")

@@ -50,13 +50,13 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	data, err := proxywasm.GetPluginConfiguration()
 	if err != nil && err != types.ErrorStatusNotFound {
 		proxywasm.LogCriticalf("vcap-sticky: reading plugin configuration: %v", err)
-		p.metrics.configErrors.inc()
+		p.metrics.configErrors.Increment(1)
 		return types.OnPluginStartStatusFailed
 	}
 	cfg, err := parseConfig(data)
 	if err != nil {
 		proxywasm.LogCriticalf("vcap-sticky: %v", err)
-		p.metrics.configErrors.inc()
+		p.metrics.configErrors.Increment(1)
 		return types.OnPluginStartStatusFailed
 	}
 	p.cfg = cfg

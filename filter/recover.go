@@ -22,6 +22,6 @@ func (m *metrics) recovered(callback string, r any) {
 			"later panics are only counted in %spanics: %v\n%s", callback, metricPrefix, r, debug.Stack())
 	}
 	if m != nil {
-		m.panics.inc()
+		m.panics.Increment(1)
 	}
 }

@@ -135,7 +135,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) (action types.Action) {
 	if inst == nil {
 		h.count(cUnknownIDs)
 		if cfg.Strict || negotiate {
-			h.metrics.strictRejections.inc()
+			h.metrics.inc(h.metrics.strictRejections)
 			h.debugf("unknown instance id, strict: 502")
 			return h.reject(502, "endpoint_failure (No endpoints available)",
 				"502 Bad Gateway: Registered endpoint failed to handle the request.\n")
@@ -171,7 +171,7 @@ func (h *httpContext) pin(inst *config.Instance) {
 func (h *httpContext) routeToAppInstance(value, authority, cookieHeader string) types.Action {
 	guid, index, ok := parseAppInstance(value)
 	if !ok {
-		h.metrics.appInstanceRejected.inc()
+		h.metrics.inc(h.metrics.appInstanceRejected)
 		return h.reject(400, "invalid_cf_app_instance_header",
 			"400 Bad Request: Invalid X-CF-App-Instance Header")
 	}
@@ -180,7 +180,7 @@ func (h *httpContext) routeToAppInstance(value, authority, cookieHeader string) 
 		inst = h.route.ByAppInstance(value)
 	}
 	if inst == nil {
-		h.metrics.appInstanceRejected.inc()
+		h.metrics.inc(h.metrics.appInstanceRejected)
 		return h.reject(400, "unknown_route", "Requested instance ('"+index+"') with guid ('"+guid+
 			"') does not exist for route ('"+hostForMessage(authority)+"')")
 	}
@@ -192,7 +192,7 @@ func (h *httpContext) routeToAppInstance(value, authority, cookieHeader string) 
 		h.openToken(rc.vcapID, false) // only to compare with the served instance
 	}
 	h.pin(inst)
-	h.metrics.appInstanceRouted.inc()
+	h.metrics.inc(h.metrics.appInstanceRouted)
 	h.debugf("X-CF-App-Instance: routed to %s", inst.ID)
 	return types.ActionContinue
 }

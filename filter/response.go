@@ -132,13 +132,8 @@ func (h *httpContext) refreshedCookie(value string, clk *clock) cookie.SetCookie
 	return h.vcapCookieValue(value, m.secure, m.partitioned, m.sameSite, m.expires, m.maxAge(clk))
 }
 
-func (h *httpContext) vcapCookie(served *config.Instance, secure, partitioned bool,
-	sameSite cookie.SameSite, expires time.Time, maxAge int) cookie.SetCookie {
-	return h.vcapCookieValue(served.ID, secure, partitioned, sameSite, expires, maxAge)
-}
-
-// vcapCookieValue is vcapCookie with the cookie's value given: the id, or a
-// sealed token.
+// vcapCookieValue is the __VCAP_ID__ cookie with value (the instance id, or
+// a sealed token) and the given attributes.
 func (h *httpContext) vcapCookieValue(value string, secure, partitioned bool,
 	sameSite cookie.SameSite, expires time.Time, maxAge int) cookie.SetCookie {
 	return cookie.SetCookie{

@@ -179,6 +179,15 @@ func goBenchFigure(out, name, unit string) (float64, bool) {
 	return 0, false
 }
 
+// baseline is the variant of Envoy alone that k is compared with: the one
+// with the same traffic.
+func baseline(k string) string {
+	if k == "D" || k == "Snew" {
+		return "Anew"
+	}
+	return "A"
+}
+
 func report(b *bench) string {
 	o := b.o
 	var w strings.Builder
@@ -240,10 +249,7 @@ func report(b *bench) string {
 	p("\nLatency added over A (microseconds, 1 connection, per round):\n\n")
 	p("| variant | added p50 min / median / max | added p99 min / median / max | target |\n| --- | --- | --- | --- |\n")
 	for _, k := range []string{"B", "C", "D", "E", "F", "Fmiss", "Aoh", "S", "Snew"} {
-		base := "A"
-		if k == "D" || k == "Snew" {
-			base = "Anew"
-		}
+		base := baseline(k)
 		if !have(k) || !have(base) || o.latDuration == 0 {
 			continue
 		}
@@ -260,10 +266,7 @@ func report(b *bench) string {
 	p("independent of what else the machine ran):\n\n")
 	p("| variant | min | median | max |\n| --- | --- | --- | --- |\n")
 	for _, k := range []string{"B", "Aoh", "F", "Fmiss", "C", "D", "E", "S", "Snew"} {
-		base := "A"
-		if k == "D" || k == "Snew" {
-			base = "Anew"
-		}
+		base := baseline(k)
 		if have(k) && have(base) {
 			p("| %s − %s | %s |\n", k, base, mmm(b.perRound(k, base, run1.cpuPerReq, sub), "%+.1f"))
 		}
