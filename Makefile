@@ -5,7 +5,7 @@ SHELL := bash
 
 WASM        := build/vcap-sticky.wasm
 # Everything the wasm module is built from; a change rebuilds it.
-WASM_INPUTS := $(shell find main.go filter config cookie token hostmeta sdkabi -name '*.go' -not -name '*_test.go' 2>/dev/null) \
+WASM_INPUTS := $(shell find main.go filter sticky config cookie token hostmeta sdkabi -name '*.go' -not -name '*_test.go' 2>/dev/null) \
                sdkabi/prepare.sh go.mod go.sum
 # Packages whose tests need neither the module nor Envoy.
 UNIT_PKGS    = $(shell go list ./... | grep -v -e '/e2e$$' -e '^github.com/vcap-sticky/vcap-sticky$$')

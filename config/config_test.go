@@ -100,6 +100,12 @@ func TestRouteMatching(t *testing.T) {
 		{"b.example", "/app", "any"},
 		{"[::1]:8080", "/", "any"},
 		{"", "/", "any"},
+		{"a.example:", "/app", "app"},
+		// net/url's reading: a port is digits, else it is part of the host.
+		{"a.example:abc", "/app", "any"},
+		// Hosts compare in ASCII case only: U+212A KELVIN SIGN is no "k".
+		{"A.EXAMPL\u212a", "/app", "any"},
+		{"a.exampl\u212a", "/app", "any"},
 	} {
 		r := cfg.Routes.Match(tc.authority, tc.path)
 		if assert.NotNil(t, r, "%s%s", tc.authority, tc.path) {
@@ -162,6 +168,9 @@ func TestParseRejects(t *testing.T) {
 		{"raw value with a newline", `{"strict":{` + "\n" + `},` + routes(ok) + `}`, "strict", `got "{\n}"`},
 		{"route no instances", `{"routes":[{"host":"h"}]}`, "routes[0].instances", "non-empty"},
 		{"route empty instances", `{"routes":[{"host":"h","instances":[]}]}`, "routes[0].instances", "non-empty"},
+		{"route instances an object", `{"routes":[{"host":"h","instances":{"id":"a","address":"127.0.0.1:1"}}]}`, "routes[0].instances", "must be a non-empty array of instances, got {"},
+		{"route instances a string", `{"routes":[{"host":"h","instances":"abc"}]}`, "routes[0].instances", `must be a non-empty array of instances, got "abc"`},
+		{"pin header gorouter's", `{"pinning":{"header":"x-cf-instanceid"},` + routes(ok) + `}`, "pinning.header", "x-cf-* headers are gorouter's"},
 		{"route twice", `{"routes":[{"host":"h","instances":[` + ok + `]},{"host":"H","instances":[` + ok + `]}]}`, "routes[1]", "already defined by routes[0]"},
 		{"instance no id", `{` + routes(`{"address":"127.0.0.1:1"}`) + `}`, "routes[0].instances[0].id", "required"},
 		{"instance no address", `{` + routes(`{"id":"a"}`) + `}`, "routes[0].instances[0].address", "required"},

@@ -231,6 +231,9 @@ func parsePinning(cfg *Config, field string, v gjson.Result) error {
 			if reservedHeaders[s] {
 				return fail(f, "%q is used by Envoy or the app; choose a header of your own", s)
 			}
+			if strings.HasPrefix(s, "x-cf-") {
+				return fail(f, "%q: x-cf-* headers are gorouter's, which the filter reads or writes itself; choose a header of your own", s)
+			}
 			cfg.PinHeader = s
 			return nil
 		}
@@ -319,6 +322,9 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 	}
 	if r.Host == "" {
 		return nil, fail(field+".host", "required")
+	}
+	if instances.Exists() && !instances.IsArray() {
+		return nil, fail(field+".instances", "must be a non-empty array of instances, got %s", oneLine(instances.Raw))
 	}
 	if r.identify(cfg, instances) {
 		return r, nil // a dynamic route: no instances to parse

@@ -76,23 +76,41 @@ func (t *RouteTable) All() []*Route {
 	return append(all, t.wildcard...)
 }
 
-// hostOf strips the port from an authority and lower-cases it, allocating
-// only when the host has upper-case letters.
+// hostOf strips the port from an authority and lower-cases it, as hosts
+// compare: ASCII letters only (Unicode case folding would make "K", the
+// Kelvin sign, a "k"). Only a port of digits is stripped, as net/url reads
+// an authority. It allocates only when the host has upper-case letters.
 func hostOf(authority string) string {
 	host := authority
 	if strings.HasPrefix(host, "[") { // [v6]:port
 		if end := strings.IndexByte(host, ']'); end >= 0 {
 			host = host[:end+1]
 		}
-	} else if colon := strings.LastIndexByte(host, ':'); colon >= 0 {
+	} else if colon := strings.LastIndexByte(host, ':'); colon >= 0 && digits(host[colon+1:]) {
 		host = host[:colon]
 	}
 	for i := 0; i < len(host); i++ {
 		if c := host[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(host)
+			b := []byte(host)
+			for j, c := range b {
+				if 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
 		}
 	}
 	return host
+}
+
+// digits: s is empty or ASCII digits only.
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // underPath reports whether path is prefix or below it, on segment

@@ -55,6 +55,25 @@ func Each(header string, fn func(name, value string) bool) {
 	if tooMany(header) {
 		return
 	}
+	each(header, fn)
+}
+
+// EachAll is Each over several Cookie header values, in header order, as
+// net/http's Request.Cookies reads a request with those headers: its cap of
+// 3000 cookies counts all of them.
+func EachAll(headers []string, fn func(name, value string) bool) {
+	if tooMany(headers...) {
+		return
+	}
+	for _, h := range headers {
+		if !each(h, fn) {
+			return
+		}
+	}
+}
+
+// each is Each without the cookie-count cap; false if fn stopped it.
+func each(header string, fn func(name, value string) bool) bool {
 	for line := trim(header); line != ""; {
 		var name, raw string
 		name, raw, line = nextPair(line)
@@ -62,9 +81,10 @@ func Each(header string, fn func(name, value string) bool) {
 			continue
 		}
 		if value, ok := parseValue(raw, true); ok && !fn(name, value) {
-			return
+			return false
 		}
 	}
+	return true
 }
 
 // find is Get without the cookie-count cap.

@@ -323,17 +323,19 @@ func requestRows(addrOf func(string) string) []row {
 		}
 		add(row{name: fmt.Sprintf("%d headers", n+goClientHeaders), header: h, want: want})
 	}
-	// Several Cookie headers: the filter reads the first.
+	// Several Cookie headers: the filter reads them all, as gorouter does
+	// (net/http's Request.Cookie), the first occurrence of a name winning.
 	for _, tc := range []struct {
 		name    string
 		cookies []string
 		want    outcome
 	}{
-		{"session and id in separate Cookie headers", []string{sess, VCAPCookie + "=instance-b"}, balanced()},
-		{"id and session in separate Cookie headers", []string{VCAPCookie + "=instance-b", sess}, balanced()},
+		{"session and id in separate Cookie headers", []string{sess, VCAPCookie + "=instance-b"}, pinnedTo("instance-b")},
+		{"id and session in separate Cookie headers", []string{VCAPCookie + "=instance-b", sess}, pinnedTo("instance-b")},
 		{"sticky first, another id second", []string{sess + "; " + VCAPCookie + "=instance-a", VCAPCookie + "=instance-b"}, pinnedTo("instance-a")},
 		{"sticky first, another sticky second", []string{VCAPCookie + "=instance-b; " + sess, "JSESSIONID=t; " + VCAPCookie + "=instance-c"}, pinnedTo("instance-b")},
-		{"empty first", []string{"", sess + "; " + VCAPCookie + "=instance-c"}, balanced()},
+		{"empty first", []string{"", sess + "; " + VCAPCookie + "=instance-c"}, pinnedTo("instance-c")},
+		{"empty id first, another id second", []string{VCAPCookie + "=; " + sess, VCAPCookie + "=instance-c"}, balanced()},
 		{"Cookie headers up to Envoy's 100 headers", append([]string{sess + "; " + VCAPCookie + "=instance-c"},
 			repeat(VCAPCookie+"=instance-a", envoyMaxHeaders-goClientHeaders-1)...), pinnedTo("instance-c")},
 		{"Cookie headers beyond Envoy's 100 headers", repeat(sess+"; "+VCAPCookie+"=instance-c", envoyMaxHeaders-goClientHeaders+1), envoyReply(431)},
@@ -414,7 +416,11 @@ func requestRows(addrOf func(string) string) []row {
 		)
 	}
 	add(row{name: "X-CF-App-Instance with an unknown id cookie", header: http.Header{xcf: {appGUID + ":0"},
-		"Cookie": {VCAPCookie + "=zzz"}}, want: appInstance("instance-a", "zzz")},
+		"Cookie": {sess + "; " + VCAPCookie + "=zzz"}}, want: appInstance("instance-a", "zzz")},
+		// gorouter: __VCAP_ID__ without a session cookie is no sticky
+		// session, so nothing is stale.
+		row{name: "X-CF-App-Instance with an id cookie alone", header: http.Header{xcf: {appGUID + ":0"},
+			"Cookie": {VCAPCookie + "=instance-b"}}, want: appInstance("instance-a", "")},
 		row{name: "X-CF-App-Instance: first of two", header: http.Header{xcf: {appGUID + ":1", appGUID + ":2"}}, want: appInstance("instance-b", "")},
 		row{name: "X-CF-App-Instance: valid then garbage", header: http.Header{xcf: {appGUID + ":2", "garbage"}}, want: appInstance("instance-c", "")},
 		row{name: "X-CF-App-Instance: garbage then valid", header: http.Header{xcf: {"garbage", appGUID + ":2"}}, want: filterReject("invalid_cf_app_instance_header")},
@@ -423,13 +429,15 @@ func requestRows(addrOf func(string) string) []row {
 	for _, v := range []string{
 		"not-a-guid:0", appGUID, appGUID + ":", appGUID + ":x", appGUID + ":-1", appGUID + ":+1", appGUID + ":1:2",
 		appGUID + ":1 2", appGUID + ":1,2", appGUID + ":0," + appGUID + ":1", strings.ToUpper(appGUID) + ":0",
-		"{" + appGUID + "}:0", strings.ReplaceAll(appGUID, "-", "") + ":0", appGUID + ":12345678901", ":0", ":",
+		"{" + appGUID + "}:0", strings.ReplaceAll(appGUID, "-", "") + ":0", ":0", ":",
 		appGUID + ":\u0661", appGUID + "\u00e9:0", appGUID + ":0x1", appGUID + ":1e3", strings.Repeat("a", 8<<10), "%00",
 	} {
 		add(row{name: fmt.Sprintf("X-CF-App-Instance malformed %.40q", v), header: http.Header{xcf: {v}}, want: filterReject("invalid_cf_app_instance_header")})
 	}
 	for _, tc := range []struct{ host, path, v string }{
 		{"", "/", appGUID + ":3"}, {"", "/", appGUID + ":01"}, {"", "/", appGUID + ":99999"},
+		// Any run of digits is an index, as gorouter validates it.
+		{"", "/", appGUID + ":12345678901"}, {"", "/", appGUID + ":" + strings.Repeat("9", 400)},
 		{"", "/", otherGUID + ":0"}, {"", "/other", appGUID + ":0"}, {shopHost, "/", appGUID + ":1"},
 	} {
 		add(row{name: "X-CF-App-Instance unknown " + tc.host + tc.path + " " + tc.v, host: tc.host, path: tc.path,
@@ -478,7 +486,7 @@ func rawRows(addrOf func(string) string) []row {
 		row{name: "raw: LF line endings", raw: strings.ReplaceAll(req(sticky), "\r\n", "\n"), want: pinnedTo("instance-a")},
 		row{name: "raw: lower-case cookie", raw: req("cookie: JSESSIONID=s; " + VCAPCookie + "=instance-b"), want: pinnedTo("instance-b")},
 		row{name: "raw: upper-case COOKIE", raw: req("COOKIE: JSESSIONID=s; " + VCAPCookie + "=instance-c"), want: pinnedTo("instance-c")},
-		row{name: "raw: two Cookie headers", raw: req("Cookie: JSESSIONID=s", "Cookie: "+VCAPCookie+"=instance-b"), want: balanced()},
+		row{name: "raw: two Cookie headers", raw: req("Cookie: JSESSIONID=s", "Cookie: "+VCAPCookie+"=instance-b"), want: pinnedTo("instance-b")},
 		row{name: "raw: empty Cookie", raw: req("Cookie:"), want: balanced()},
 		row{name: "raw: Latin-1 id", raw: req("Cookie: JSESSIONID=s; " + VCAPCookie + "=instance-\xe9"), want: balanced()},
 		row{name: "raw: forged pin header twice, different case", raw: req(PinHeader+": "+addrOf("instance-b"), "X-Vcap-Sticky-Upstream: "+addrOf("instance-c")), want: balanced()},
@@ -614,13 +622,18 @@ func metaRows(now time.Time) []row {
 		{"maxage=-1", attrs{maxAgeFrom: -1}},
 		{"maxage=" + strconv.FormatInt(far, 10), attrs{maxAgeFrom: far}},
 		{"maxage=1", attrs{maxAgeFrom: 1}}, // long past: delete
-		{"expires=0", attrs{expires: time.Unix(0, 0).UTC()}},
+		{"expires=0", attrs{}},             // gorouter: 0 is no Expires
 		{"expires=253402300799", attrs{expires: time.Unix(253402300799, 0).UTC()}},
 		{`"secure"`, attrs{secure: true}}, // net/http strips the quotes
+		// gorouter's query-string reading: an unknown key is ignored, any
+		// negative maxage deletes, a malformed escape means defaults.
+		{"secure&bogus", attrs{secure: true}}, {"maxage=-2", attrs{maxAgeFrom: -1}},
+		{"secure&samesite=strict&maxage=x", attrs{secure: true, sameSite: http.SameSiteStrictMode}},
+		{"secure&partitioned=%ZZ", attrs{}}, {"sam%65site=lax", attrs{sameSite: http.SameSiteLaxMode}},
 		// Anything else: defaults.
 		{"expires=253402300800", attrs{}}, {"expires=-99999999999999", attrs{}}, {"expires=x", attrs{}},
-		{"maxage=0", attrs{}}, {"maxage=-2", attrs{}}, {"maxage=99999999999999999999", attrs{}},
-		{"samesite=LAX", attrs{}}, {"samesite=", attrs{}}, {"secure&bogus", attrs{}}, {"garbage", attrs{}},
+		{"maxage=0", attrs{}}, {"maxage=99999999999999999999", attrs{}},
+		{"samesite=LAX", attrs{}}, {"samesite=", attrs{}}, {"garbage", attrs{}},
 		{"&&&", attrs{}}, {"secure&secure&secure", attrs{secure: true}}, {"<script>alert(1)</script>", attrs{}},
 		{"secure%26samesite%3Dnone", attrs{}}, {strings.Repeat("secure&", 2000) + "secure", attrs{secure: true}},
 		{"secure\u00e9", attrs{}}, // not a readable cookie value: no META

@@ -408,14 +408,13 @@ func TestAppInstanceHeader(t *testing.T) {
 			strings.ToUpper(appGUID) + ":0", // upper-case hex
 			"{" + appGUID + "}:0",           // braces
 			strings.ReplaceAll(appGUID, "-", "") + ":0", // no dashes
-			appGUID + ":12345678901",                    // too many digits
 			":0",
 		} {
 			before := counters(t, f.Envoy, allCounters...)
 			r := f.Get(t, "/", http.Header{header: {v}})
 			assert.Equal(t, http.StatusBadRequest, r.Status, "%q: %s", v, r.Raw)
 			assert.Equal(t, "invalid_cf_app_instance_header", r.Header.Get("X-Cf-Routererror"), "%q", v)
-			assert.Equal(t, "400 Bad Request: Invalid X-CF-App-Instance Header", string(r.Raw), "%q", v)
+			assert.Equal(t, "400 Bad Request: Invalid X-CF-App-Instance Header\n", string(r.Raw), "%q", v)
 			assert.Equal(t, "no-cache, no-store", r.Header.Get("Cache-Control"), "%q", v)
 			assert.Empty(t, r.Instance(), "%q: no instance answered", v)
 			assertCounterDeltas(t, f.Envoy, before, map[string]int64{"app_instance_rejected": 1})
@@ -426,15 +425,16 @@ func TestAppInstanceHeader(t *testing.T) {
 		const host = "shop.example.com"
 		for _, tc := range []struct{ guid, index string }{
 			{appGUID, "3"},
-			{appGUID, "01"}, // gorouter compares the index as text
+			{appGUID, "01"},          // gorouter compares the index as text
+			{appGUID, "12345678901"}, // and takes any run of digits
 			{otherGUID, "0"},
 		} {
 			before := counters(t, f.Envoy, allCounters...)
 			r := f.GetHost(t, host, "/", http.Header{header: {tc.guid + ":" + tc.index}})
 			assert.Equal(t, http.StatusBadRequest, r.Status, "%+v: %s", tc, r.Raw)
 			assert.Equal(t, "unknown_route", r.Header.Get("X-Cf-Routererror"), "%+v", tc)
-			assert.Equal(t, "Requested instance ('"+tc.index+"') with guid ('"+tc.guid+
-				"') does not exist for route ('"+host+"')", string(r.Raw))
+			assert.Equal(t, "400 Bad Request: Requested instance ('"+tc.index+"') with guid ('"+tc.guid+
+				"') does not exist for route ('"+host+"')\n", string(r.Raw))
 			assert.Equal(t, "text/plain; charset=utf-8", r.Header.Get("Content-Type"))
 			assert.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"))
 			assert.Empty(t, r.Instance(), "%+v: no instance answered", tc)
@@ -536,4 +536,48 @@ func TestSessionDeletionMirrored(t *testing.T) {
 			assertCounterDeltas(t, f.Envoy, before, map[string]int64{"sticky_hits": 1, "cookies_set": 1})
 		})
 	}
+}
+
+// TestSharedGatewayLeavesOtherHostsAlone: on a gateway shared with apps the
+// filter does not serve, their requests and responses pass through as they
+// are: X-CF-App-Instance (valid or not) reaches the app, sticky cookies do
+// not pin, a session the app starts gets no __VCAP_ID__, nothing is counted.
+// Only the filter's own pin header is dropped everywhere: Envoy's pinning
+// mechanism trusts it. The served host, for contrast, gets gorouter's rules.
+func TestSharedGatewayLeavesOtherHostsAlone(t *testing.T) {
+	t.Parallel()
+	const served, foreign = "shop.example.com", "blog.example.org"
+	f := StartFixture(t, ModeOverrideHost, withAppInstances, func(b *Bootstrap) {
+		b.Wasm.Plugin.Routes[0].Host = served
+		b.Clusters[0].StripRequestHeaders = nil // let the app show what reached it
+	})
+	before := counters(t, f.Envoy, allCounters...)
+	for _, v := range []string{appGUID + ":0", "garbage", strings.ToUpper(appGUID) + ":1"} {
+		r := f.GetHost(t, foreign, "/", http.Header{"X-Cf-App-Instance": {v}})
+		require.Equal(t, http.StatusOK, r.Status, "%q: %s", v, r.Raw)
+		assert.Equal(t, []string{v}, r.AppSaw("X-Cf-App-Instance"), "passed on untouched")
+		assert.Empty(t, r.SetCookieLines())
+	}
+	sticky := http.Header{"Cookie": {"JSESSIONID=s; " + VCAPCookie + "=instance-b"}}
+	counts := map[string]int{}
+	for range spreadRequests {
+		r := f.GetHost(t, foreign, "/", sticky)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
+		counts[r.Instance()]++
+		assert.Empty(t, r.SetCookieLines())
+		assert.Empty(t, r.AppSaw(PinHeader), "no pin for a host the filter does not serve")
+	}
+	requireSpread(t, counts, "sticky cookies on "+foreign)
+	r := f.GetHost(t, foreign, "/?session=new", nil)
+	require.Len(t, r.SetCookieLines(), 1, "only the app's own cookie: %q", r.SetCookieLines())
+	assert.True(t, strings.HasPrefix(r.SetCookieLines()[0], "JSESSIONID="), r.SetCookieLines()[0])
+	forged := f.GetHost(t, foreign, "/", http.Header{PinHeader: {f.Instances[2].Addr()}})
+	assert.Empty(t, forged.AppSaw(PinHeader), "the filter's own header is dropped for every host")
+	assertCounterDeltas(t, f.Envoy, before, map[string]int64{})
+
+	// The served host: gorouter's rules.
+	bad := f.GetHost(t, served, "/", http.Header{"X-Cf-App-Instance": {"garbage"}})
+	assert.Equal(t, http.StatusBadRequest, bad.Status)
+	pinned := f.GetHost(t, served, "/", sticky)
+	assert.Equal(t, "instance-b", pinned.Instance())
 }

@@ -5,10 +5,10 @@ import (
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
-
-	"github.com/vcap-sticky/vcap-sticky/config"
-	"github.com/vcap-sticky/vcap-sticky/cookie"
 )
+
+// The benchmarks of the whole callbacks through proxytest; the core's own
+// work, and its zero-allocation test, are in package sticky.
 
 // The benchmarks' app: one route, three instances, override_host pinning.
 const (
@@ -25,84 +25,6 @@ const (
 		`JSESSIONID=8F2A4C1E9B7D3F6A0C5E2B8D4F1A7C3E; __VCAP_ID__=` + benchID0 + `; theme=dark`
 	benchSessionSetCookie = "JSESSIONID=8F2A4C1E9B7D3F6A0C5E2B8D4F1A7C3E; Path=/; HttpOnly"
 )
-
-func benchParsedConfig(b *testing.B) *config.Config {
-	b.Helper()
-	cfg, err := config.Parse([]byte(benchConfig))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return cfg
-}
-
-// benchStickyHit is the filter's own work on a sticky hit, without host
-// calls: read the Cookie header, find the route, find the instance.
-func benchStickyHit(cfg *config.Config) *config.Instance {
-	rc := readRequestCookies(cfg, benchCookies)
-	if rc.vcapID == "" || !rc.hasSession {
-		return nil
-	}
-	r := cfg.Routes.Match(benchHost, "/cart/items?page=2")
-	if r == nil {
-		return nil
-	}
-	return r.ByID(rc.vcapID)
-}
-
-// BenchmarkStickyHitNative: cookie parse + route match + id lookup (the
-// target is 0 allocations).
-func BenchmarkStickyHitNative(b *testing.B) {
-	cfg := benchParsedConfig(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if benchStickyHit(cfg) == nil {
-			b.Fatal("no instance")
-		}
-	}
-}
-
-func BenchmarkReadRequestCookies(b *testing.B) {
-	cfg := benchParsedConfig(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if rc := readRequestCookies(cfg, benchCookies); rc.vcapID != benchID0 {
-			b.Fatal("no __VCAP_ID__")
-		}
-	}
-}
-
-// BenchmarkNewSessionCookies is the response path's own work when a session
-// starts: parse the app's Set-Cookie, build __VCAP_ID__ and
-// __VCAP_ID_META__ as OnHttpResponseHeaders does.
-func BenchmarkNewSessionCookies(b *testing.B) {
-	cfg := benchParsedConfig(b)
-	h := &httpContext{cfg: cfg, route: cfg.Routes.Match(benchHost, "/")}
-	served := h.route.ByAddress(benchAddr0)
-	lines := []string{benchSessionSetCookie}
-	clk := &clock{t: now(), read: true}
-	b.ReportAllocs()
-	for b.Loop() {
-		rc := readResponseCookies(cfg, lines)
-		sc := &rc.sessions[0]
-		id := h.vcapCookieValue(served.ID, sc.Secure, sc.Partitioned, sc.SameSite, sc.Expires, sc.MaxAge)
-		meta := id
-		meta.Name, meta.Value = config.MetaCookie, metaFromSessionCookie(sc, clk).encode()
-		if id.String() == "" || meta.String() == "" {
-			b.Fatal("no cookie")
-		}
-	}
-}
-
-// BenchmarkVCAPSetCookieAppend builds the __VCAP_ID__ Set-Cookie value into
-// a reused buffer: what the response path costs without String's copy.
-func BenchmarkVCAPSetCookieAppend(b *testing.B) {
-	c := cookie.SetCookie{Name: config.VCAPCookie, Value: benchID0, Path: "/", HttpOnly: true}
-	buf := make([]byte, 0, 256)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = c.AppendTo(buf[:0])
-	}
-}
 
 // benchEmulator starts the plugin in the SDK's host emulator.
 func benchEmulator(b *testing.B) proxytest.HostEmulator {
@@ -133,25 +55,6 @@ func BenchmarkOnHttpRequestHeadersStickyHit(b *testing.B) {
 			b.Fatal("paused")
 		}
 		host.CompleteHttpContext(id)
-	}
-}
-
-// TestStickyHitNativeDoesNotAllocate: the native part of a sticky hit (cookie
-// parse and lookups) allocates nothing.
-func TestStickyHitNativeDoesNotAllocate(t *testing.T) {
-	if testing.CoverMode() != "" {
-		t.Skip("coverage instrumentation allocates")
-	}
-	cfg, err := config.Parse([]byte(benchConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inst *config.Instance
-	if n := testing.AllocsPerRun(100, func() { inst = benchStickyHit(cfg) }); n != 0 {
-		t.Errorf("sticky hit: %v allocations, want 0", n)
-	}
-	if inst == nil || inst.ID != benchID0 {
-		t.Fatalf("sticky hit found %+v", inst)
 	}
 }
 

@@ -216,7 +216,7 @@ func TestNewSessionGetsVCAPCookie(t *testing.T) {
 		{"secure copied", "", "JSESSIONID=s1; Secure",
 			[]string{"__VCAP_ID__=b; Path=/; HttpOnly; Secure", "__VCAP_ID_META__=secure; Path=/; HttpOnly; Secure"}},
 		{"secure_cookies forces Secure", `"secure_cookies":true`, "JSESSIONID=s1",
-			[]string{"__VCAP_ID__=b; Path=/; HttpOnly; Secure", "__VCAP_ID_META__=; Path=/; HttpOnly; Secure"}},
+			[]string{"__VCAP_ID__=b; Path=/; HttpOnly; Secure", "__VCAP_ID_META__=secure; Path=/; HttpOnly; Secure"}},
 		{"max-age copied", "", "JSESSIONID=s1; Max-Age=3600",
 			[]string{"__VCAP_ID__=b; Path=/; Max-Age=3600; HttpOnly", "__VCAP_ID_META__=maxage=" + unix(time.Hour) + "; Path=/; Max-Age=3600; HttpOnly"}},
 		{"deleting the session deletes __VCAP_ID__", "", "JSESSIONID=; Max-Age=0",
@@ -360,8 +360,11 @@ func TestStaleSessionIsRefreshed(t *testing.T) {
 		{"run-out lifetime deletes", "",
 			"JSESSIONID=s; __VCAP_ID__=b; __VCAP_ID_META__=maxage=" + at(-time.Second), nil,
 			[]string{"__VCAP_ID__=c; Path=/; Max-Age=0; HttpOnly"}},
-		{"unreadable META: defaults", "",
+		{"unknown META key: ignored", "",
 			"JSESSIONID=s; __VCAP_ID__=b; __VCAP_ID_META__=secure&bogus", nil,
+			[]string{"__VCAP_ID__=c; Path=/; HttpOnly; Secure"}},
+		{"malformed META escape: defaults", "",
+			"JSESSIONID=s; __VCAP_ID__=b; __VCAP_ID_META__=secure&partitioned=%ZZ", nil,
 			[]string{"__VCAP_ID__=c; Path=/; HttpOnly"}},
 		{"unknown id is refreshed too", "", "JSESSIONID=s; __VCAP_ID__=gone", nil,
 			[]string{"__VCAP_ID__=c; Path=/; HttpOnly"}},
@@ -416,12 +419,16 @@ func TestAppInstanceHeader(t *testing.T) {
 		wantPin     string
 	}{
 		{"routed", guid + ":2", 0, "", "", addrC},
-		{"upper-case guid", strings.ToUpper(guid) + ":2", 400, "invalid_cf_app_instance_header", "400 Bad Request: Invalid X-CF-App-Instance Header", ""},
-		{"no index", guid, 400, "invalid_cf_app_instance_header", "400 Bad Request: Invalid X-CF-App-Instance Header", ""},
-		{"negative index", guid + ":-1", 400, "invalid_cf_app_instance_header", "400 Bad Request: Invalid X-CF-App-Instance Header", ""},
-		{"garbage", "../../etc\r\n", 400, "invalid_cf_app_instance_header", "400 Bad Request: Invalid X-CF-App-Instance Header", ""},
+		{"upper-case guid", strings.ToUpper(guid) + ":2", 400, "invalid_cf_app_instance_header", "400 Bad Request: Invalid X-CF-App-Instance Header\n", ""},
+		{"no index", guid, 400, "invalid_cf_app_instance_header", "400 Bad Request: Invalid X-CF-App-Instance Header\n", ""},
+		{"negative index", guid + ":-1", 400, "invalid_cf_app_instance_header", "400 Bad Request: Invalid X-CF-App-Instance Header\n", ""},
+		{"garbage", "../../etc\r\n", 400, "invalid_cf_app_instance_header", "400 Bad Request: Invalid X-CF-App-Instance Header\n", ""},
 		{"no such instance", guid + ":7", 400, "unknown_route",
-			"Requested instance ('7') with guid ('" + guid + "') does not exist for route ('app.example')", ""},
+			"400 Bad Request: Requested instance ('7') with guid ('" + guid + "') does not exist for route ('app.example')\n", ""},
+		{"index compared as text", guid + ":02", 400, "unknown_route",
+			"400 Bad Request: Requested instance ('02') with guid ('" + guid + "') does not exist for route ('app.example')\n", ""},
+		{"long index is unknown, not invalid", guid + ":12345678901", 400, "unknown_route",
+			"400 Bad Request: Requested instance ('12345678901') with guid ('" + guid + "') does not exist for route ('app.example')\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, "")
@@ -474,7 +481,7 @@ func TestInstanceHeaders(t *testing.T) {
 	sticky := cookieHeader("JSESSIONID=s; __VCAP_ID__=b")
 	t.Run("sent when configured", func(t *testing.T) {
 		e := newHarness(t, `"instance_headers":true`).request(appHost, "/", sticky)
-		for name, want := range map[string]string{"x-cf-instanceid": addrB, "x-cf-applicationid": guid, "x-cf-instanceindex": "1"} {
+		for name, want := range map[string]string{"x-cf-instanceid": "b", "x-cf-applicationid": guid, "x-cf-instanceindex": "1"} {
 			got, _ := e.requestHeader(name)
 			assert.Equal(t, want, got, name)
 		}
@@ -557,4 +564,24 @@ func TestStatefulSessionHeaderNeverReachesClients(t *testing.T) {
 	leaked := [2]string{"x-vcap-sticky-upstream", base64.StdEncoding.EncodeToString([]byte(addrC))}
 	e.respond(addrC, leaked)
 	assert.NotContains(t, h.host.GetCurrentResponseHeaders(e.id), leaked)
+}
+
+// A host no route names is another app's on a shared gateway: its
+// X-CF-App-Instance, forged X-CF-* headers and cookies pass through, and its
+// responses get no cookie. Only the filter's own pin header goes.
+func TestOtherHostsPassThrough(t *testing.T) {
+	h := newHarness(t, `"instance_headers":true`)
+	e := h.request("nowhere.example", "/", [2]string{"x-cf-app-instance", "garbage"},
+		[2]string{"x-cf-instanceid", "forged"}, cookieHeader("JSESSIONID=s; __VCAP_ID__=b"),
+		[2]string{"x-vcap-sticky-upstream", addrC})
+	assert.Equal(t, types.ActionContinue, e.action)
+	assert.Nil(t, h.host.GetSentLocalResponse(e.id))
+	v, ok := e.requestHeader("x-cf-app-instance")
+	assert.True(t, ok && v == "garbage", "X-CF-App-Instance untouched: %q", v)
+	v, _ = e.requestHeader("x-cf-instanceid")
+	assert.Equal(t, "forged", v)
+	_, pinned := e.requestHeader("x-vcap-sticky-upstream")
+	assert.False(t, pinned, "the filter's own header is dropped for every host")
+	assert.Empty(t, e.respond(addrB, setCookie("JSESSIONID=new")))
+	assert.Zero(t, h.counter("app_instance_rejected"))
 }

@@ -1,19 +1,23 @@
 package filter
 
-// Fuzz targets for the filter's own parsers (X-CF-App-Instance,
-// __VCAP_ID_META__) and for the whole request/response decision through
-// proxytest. The exchange target checks the decision against a model of the
-// rules written here with net/http's cookie reading: a request is pinned only
-// to the instance its cookie or X-CF-App-Instance names within its own route,
-// a client's copy of the pin header never survives, every Set-Cookie the
-// filter adds reads back (here and in net/http) and no value the filter
-// writes holds a control byte. A recovered panic counts as a failure: failOpen
-// must never be what keeps a fuzz input from crashing.
+// FuzzExchange runs a whole request and response through the filter in
+// proxytest and checks them against a model of the rules written here from
+// the README and gorouter's behaviour, with net/http and net/url as the
+// reference readers of cookies and authorities and a route table of its own
+// (nothing of package config's lookups): a request is pinned only to the
+// instance its cookie or X-CF-App-Instance names within its own route, a
+// request for a host no route names passes through untouched, a client's
+// copy of the pin header never survives, the Set-Cookie lines the filter
+// adds are the ones the rules call for and read back (here and in net/http),
+// and no value the filter writes holds a control byte. A recovered panic
+// counts as a failure: failOpen must never be what keeps a fuzz input from
+// crashing.
 
 import (
 	"encoding/base64"
-	"math"
+	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,128 +31,121 @@ import (
 	"github.com/vcap-sticky/vcap-sticky/cookie"
 )
 
-var appInstanceRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9]{1,10}$`)
+// The exchange target's routes, as the model knows them; the plugin config
+// is written from this table. Instance ids repeat across routes with other
+// addresses, so that a pin to the wrong route's instance shows.
+type modelInstance struct{ id, addr, appGUID, index, cluster string }
 
-func FuzzParseAppInstance(f *testing.F) {
-	for _, v := range []string{guid + ":0", guid + ":4294967296", guid + ":12345678901", guid + ":", guid,
-		strings.ToUpper(guid) + ":1", guid + ":-1", guid + ":1:2", guid + ":１", ":" + guid, "../../etc\r\n"} {
-		f.Add(v)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		g, index, ok := parseAppInstance(v)
-		if want := appInstanceRE.MatchString(v); ok != want {
-			t.Fatalf("parseAppInstance(%q) ok = %v, want %v", v, ok, want)
-		}
-		if ok && g+":"+index != v {
-			t.Fatalf("parseAppInstance(%q) = %q, %q", v, g, index)
-		}
-		if !ok && (g != "" || index != "") {
-			t.Fatalf("parseAppInstance(%q) = %q, %q, false", v, g, index)
-		}
-	})
+type modelRoute struct {
+	host, path string // path "" is "/"
+	instances  []modelInstance
 }
 
-// FuzzMetaDecode feeds __VCAP_ID_META__ values a client can send: what
-// decodes re-encodes to a cookie-safe value that decodes the same, and the
-// refreshed __VCAP_ID__ built from it always builds.
-func FuzzMetaDecode(f *testing.F) {
-	for _, v := range []string{"", "secure", "secure&partitioned&expires=1795867200&maxage=1795867300&samesite=strict",
-		"maxage=-1", "maxage=0", "expires=0", "expires=-11676096000", "expires=253402300799", "expires=253402300800",
-		"expires=9223372036854775807", "maxage=9223372036854775807", "samesite=Lax", "secure&&", "secure=1", "&"} {
-		f.Add(v)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		m, ok := decodeMeta(v)
-		if !ok {
-			if m != (metaAttrs{}) {
-				t.Fatalf("decodeMeta(%q) = %+v, false", v, m)
+const fuzzGUID2 = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+var modelRoutes = []modelRoute{
+	{"app.example", "/", []modelInstance{
+		{"a", "127.0.0.1:8081", guid, "0", "app_a"},
+		{"b", "127.0.0.1:8082", guid, "1", "app_b"},
+		{"c", "[::1]:8083", guid, "2", "app_c"}}},
+	{"app.example", "/admin", []modelInstance{{"a", "10.0.0.1:80", fuzzGUID2, "0", "admin_a"}}},
+	{"other.example", "/other", []modelInstance{
+		{"x", "10.0.0.10:80", "", "", "other_x"},
+		{"b", "10.0.0.11:80", guid, "1", "other_b"}}},
+	{"*", "/", []modelInstance{{"w", "10.0.0.9:80", "", "", "any_w"}}},
+}
+
+// spoofedPin is a client's copy of the pin header: instance w's address.
+const spoofedPin = "10.0.0.9:80"
+
+func fuzzRoutesJSON() string {
+	var routes []string
+	for _, r := range modelRoutes {
+		var insts []string
+		for _, in := range r.instances {
+			j := fmt.Sprintf(`{"id":%q,"address":%q,"cluster":%q`, in.id, in.addr, in.cluster)
+			if in.appGUID != "" {
+				j += fmt.Sprintf(`,"app_guid":%q,"index":%s`, in.appGUID, in.index)
 			}
-			return
+			insts = append(insts, j+"}")
 		}
-		checkMeta(t, m, v)
-	})
+		routes = append(routes, fmt.Sprintf(`{"host":%q,"path":%q,"instances":[%s]}`, r.host, r.path, strings.Join(insts, ",")))
+	}
+	return `"routes":[` + strings.Join(routes, ",") + "]"
 }
 
-// FuzzMetaFromSetCookie takes the app's session Set-Cookie line: the META
-// written for it decodes to the same attributes, and both cookies build.
-func FuzzMetaFromSetCookie(f *testing.F) {
-	for _, line := range []string{
-		"JSESSIONID=s; Secure; SameSite=None; Partitioned; Max-Age=600; Expires=Wed, 02 Dec 2026 12:00:00 GMT",
-		"JSESSIONID=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
-		"JSESSIONID=x; Expires=Sat, 01 Jan 1600 00:00:00 GMT",
-		"JSESSIONID=x; Expires=Fri, 31 Dec 9999 23:59:59 GMT; Max-Age=9223372036854775807",
-		"JSESSIONID=x; SameSite=lax; max-age=+60",
-	} {
-		f.Add(line, fixedNow.Unix())
+// modelMatch: the host (net/url's reading of the authority, port dropped,
+// ASCII case ignored) picks the routes naming it, or else the "*" routes;
+// among them the longest path that is the request path (before any ? or #)
+// or a parent of it on a "/" boundary.
+func modelMatch(authority, path string) *modelRoute {
+	host := strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, (&url.URL{Host: authority}).Hostname())
+	if strings.HasPrefix(authority, "[") {
+		host = "" // an IPv6 literal: no route names one
 	}
-	f.Fuzz(func(t *testing.T, line string, atUnix int64) {
-		sc, ok := cookie.ParseSetCookie(line)
-		if !ok {
-			return
+	named := false
+	for _, r := range modelRoutes {
+		named = named || r.host == host
+	}
+	if !named {
+		host = "*"
+	}
+	path, _, _ = strings.Cut(path, "?")
+	path, _, _ = strings.Cut(path, "#")
+	var best *modelRoute
+	for i, r := range modelRoutes {
+		under := r.path == "/" || path == r.path || strings.HasPrefix(path, r.path+"/")
+		if r.host == host && under && (best == nil || len(r.path) > len(best.path)) {
+			best = &modelRoutes[i]
 		}
-		// A clock from 1970 to 9999, as Envoy's can be.
-		at := time.Unix(int64(uint64(atUnix)%253402300800), 0)
-		clk := &clock{t: at, read: true}
-		m := metaFromSessionCookie(&sc, clk)
-		enc := m.encode()
-		got, ok := decodeMeta(enc)
-		if !m.expires.IsZero() { // META keeps whole seconds, as the cookie date does
-			m.expires = time.Unix(m.expires.Unix(), 0).UTC()
-		}
-		if !ok || got != m {
-			t.Fatalf("session %q at %d: META %q decodes to %+v, %v; want %+v", line, at.Unix(), enc, got, ok, m)
-		}
-		checkMeta(t, m, enc)
-		// The refresh restores the lifetime the session cookie had left.
-		if sc.MaxAge > 0 && m.maxAge(clk) != sc.MaxAge && int64(sc.MaxAge) <= math.MaxInt64-at.Unix() {
-			t.Fatalf("session %q: Max-Age %d restored as %d", line, sc.MaxAge, m.maxAge(clk))
-		}
-	})
+	}
+	return best
 }
 
-// checkMeta: m (decoded from v) re-encodes to a cookie-safe value that decodes
-// to m again, and the cookies the response path builds from it are valid.
-func checkMeta(t *testing.T, m metaAttrs, v string) {
-	t.Helper()
-	enc := m.encode()
-	if !cookie.ValidValue(enc) {
-		t.Fatalf("META %q re-encodes to %q, not a cookie value", v, enc)
-	}
-	if m2, ok := decodeMeta(enc); !ok || m2 != m {
-		t.Fatalf("META %q: %+v re-encodes to %q, which decodes to %+v, %v", v, m, enc, m2, ok)
-	}
-	for _, at := range []time.Time{fixedNow, time.Unix(0, 0), time.Unix(253402300799, 0)} {
-		c := cookie.SetCookie{Name: config.VCAPCookie, Value: "a", Path: "/", HttpOnly: true,
-			Secure: m.secure, Partitioned: m.partitioned, SameSite: m.sameSite, Expires: m.expires, MaxAge: m.maxAge(&clock{t: at, read: true})}
-		if err := c.Valid(); err != nil {
-			t.Fatalf("META %q at %v: refreshed cookie %+v does not build: %v", v, at, c, err)
-		}
-		meta := c
-		meta.Name, meta.Value = config.MetaCookie, enc
-		if err := meta.Valid(); err != nil {
-			t.Fatalf("META %q: META cookie does not build: %v", v, err)
+func (r *modelRoute) byID(id string) *modelInstance {
+	for i := range r.instances {
+		if r.instances[i].id == id {
+			return &r.instances[i]
 		}
 	}
+	return nil
 }
 
-// The exchange target's configuration: instance ids repeat across routes with
-// other addresses, so that a pin to the wrong route's instance shows.
-const (
-	fuzzGUID2  = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-	fuzzRoutes = `"routes":[
-	{"host":"app.example","instances":[
-		{"id":"a","address":"127.0.0.1:8081","app_guid":"` + guid + `","index":0,"cluster":"app_a"},
-		{"id":"b","address":"127.0.0.1:8082","app_guid":"` + guid + `","index":1,"cluster":"app_b"},
-		{"id":"c","address":"[::1]:8083","app_guid":"` + guid + `","index":2,"cluster":"app_c"}]},
-	{"host":"app.example","path":"/admin","instances":[
-		{"id":"a","address":"10.0.0.1:80","app_guid":"` + fuzzGUID2 + `","index":0,"cluster":"admin_a"}]},
-	{"host":"other.example","path":"/other","instances":[
-		{"id":"x","address":"10.0.0.10:80","cluster":"other_x"},
-		{"id":"b","address":"10.0.0.11:80","app_guid":"` + guid + `","index":1,"cluster":"other_b"}]},
-	{"host":"*","instances":[{"id":"w","address":"10.0.0.9:80","cluster":"any_w"}]}]`
-	// spoofedPin is a client's copy of the pin header: instance w's address.
-	spoofedPin = "10.0.0.9:80"
-)
+func (r *modelRoute) byAddr(addr string) *modelInstance {
+	for i := range r.instances {
+		if r.instances[i].addr == addr {
+			return &r.instances[i]
+		}
+	}
+	return nil
+}
+
+// pinValue is what the pin header carries for in, by pinning mode.
+func (in *modelInstance) pinValue(flags uint8) string {
+	switch flags & flagModeMask {
+	case 1:
+		return base64.StdEncoding.EncodeToString([]byte(in.addr))
+	case 2:
+		return in.cluster
+	}
+	return in.addr
+}
+
+// gorouter's pattern for X-CF-App-Instance.
+var appInstanceRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9]+$`)
+
+// negotiateRE: the Negotiate scheme, any case, then a space or the end.
+var negotiateRE = regexp.MustCompile(`^(?i:negotiate)( |$)`)
+
+func isSessionCookie(name string) bool {
+	name = strings.TrimPrefix(name, "__Host-")
+	return name == "JSESSIONID" || name == "SESSION"
+}
 
 // fuzzFlags select the configuration and optional headers of one exchange.
 const (
@@ -162,7 +159,7 @@ const (
 )
 
 func fuzzConfig(flags uint8) string {
-	opts := []string{fuzzRoutes, `"session_cookie_names":["JSESSIONID","SESSION"]`}
+	opts := []string{fuzzRoutesJSON(), `"session_cookie_names":["JSESSIONID","SESSION"]`}
 	switch flags & flagModeMask {
 	case 1:
 		opts = append(opts, `"pinning":{"mode":"stateful_session"}`)
@@ -183,38 +180,32 @@ func fuzzConfig(flags uint8) string {
 
 func FuzzExchange(f *testing.F) {
 	type seed struct {
-		cookies, appInstance, authority, path, authorization, setCookie1, setCookie2, upstream string
-		flags                                                                                  uint8
+		cookies, cookies2, appInstance, authority, path, authorization, setCookie1, setCookie2, upstream string
+		flags                                                                                            uint8
 	}
 	for _, s := range []seed{
-		{"", "", "app.example", "/", "", "JSESSIONID=s1; Path=/; Secure", "", "127.0.0.1:8082", 0},
-		{"JSESSIONID=s; __VCAP_ID__=b", "", "app.example", "/x", "", "", "", "127.0.0.1:8082", 1},
-		{"JSESSIONID=s; __VCAP_ID__=a", "", "APP.example:443", "/admin/x?y", "", "", "", "127.0.0.1:8081", 2},
-		{"JSESSIONID=s; __VCAP_ID__=b; __VCAP_ID_META__=secure&samesite=none&maxage=1795867300", "", "app.example", "/", "", "", "", "[::1]:8083", flagSecureCookies},
-		{"__Host-SESSION=s; __VCAP_ID__=x", "", "app.example", "/", "", "SESSION=n; Max-Age=9223372036854775807", "JSESSIONID=; Expires=Thu, 01 Jan 1970 00:00:00 GMT", "127.0.0.1:8081", flagStrict},
-		{"__VCAP_ID__=a", "", "app.example", "/admin", "Negotiate abc", "", "", "10.0.0.1:80", flagNegotiate | flagWWWNegotiate},
-		{"JSESSIONID=s; __VCAP_ID__=c", guid + ":1", "other.example", "/other/x", "", "", "", "10.0.0.11:80", flagAppInstance | flagInstanceHeaders},
-		{"JSESSIONID=s; __VCAP_ID__=b", fuzzGUID2 + ":0", "app.example", "/admin", "", "", "", "10.0.0.1:80", flagAppInstance | 1},
-		{"JSESSIONID=s; __VCAP_ID__=zz; __VCAP_ID_META__=expires=99999999999999", "", "nowhere", "/", "", "", "", "10.0.0.9:80", 0},
-		{"JSESSIONID=a\r\nx: y; __VCAP_ID__=a", guid + ":9\r\n", "app.example\x00", "/\r\n", "", "JSESSIONID=s\r\n", "__VCAP_ID__=evil", "127.0.0.1:8081", flagAppInstance},
+		{"", "", "", "app.example", "/", "", "JSESSIONID=s1; Path=/; Secure", "", "127.0.0.1:8082", 0},
+		{"JSESSIONID=s; __VCAP_ID__=b", "", "", "app.example", "/x", "", "", "", "127.0.0.1:8082", 1},
+		{"JSESSIONID=s", "__VCAP_ID__=b; JSESSIONID=t", "", "app.example", "/x", "", "", "", "127.0.0.1:8081", 0},
+		{"JSESSIONID=s; __VCAP_ID__=a", "", "", "APP.example:443", "/admin/x?y", "", "", "", "127.0.0.1:8081", 2},
+		{"JSESSIONID=s; __VCAP_ID__=a", "", "", "app.example:abc", "/", "", "", "", "10.0.0.9:80", 0},
+		{"JSESSIONID=s; __VCAP_ID__=b; __VCAP_ID_META__=secure&samesite=none&maxage=1795867300", "", "", "app.example", "/", "", "", "", "[::1]:8083", flagSecureCookies},
+		{"__Host-SESSION=s; __VCAP_ID__=x", "", "", "app.example", "/", "", "SESSION=n; Max-Age=9223372036854775807", "JSESSIONID=; Expires=Thu, 01 Jan 1970 00:00:00 GMT", "127.0.0.1:8081", flagStrict},
+		{"__VCAP_ID__=a", "", "", "app.example", "/admin", "Negotiate abc", "", "", "10.0.0.1:80", flagNegotiate | flagWWWNegotiate},
+		{"__VCAP_ID__=a", "", "", "app.example", "/admin", "Negotiated abc", "", "", "10.0.0.1:80", flagNegotiate | flagWWWNegotiate},
+		{"JSESSIONID=s; __VCAP_ID__=c", "", guid + ":1", "other.example", "/other/x", "", "", "", "10.0.0.11:80", flagAppInstance | flagInstanceHeaders},
+		{"JSESSIONID=s; __VCAP_ID__=b", "", fuzzGUID2 + ":0", "app.example", "/admin", "", "", "", "10.0.0.1:80", flagAppInstance | 1},
+		{"", "", guid + ":01", "nowhere.example", "/", "", "", "", "10.0.0.1:80", flagAppInstance},
+		{"JSESSIONID=s; __VCAP_ID__=zz; __VCAP_ID_META__=expires=99999999999999", "", "", "nowhere", "/", "", "", "", "10.0.0.9:80", 0},
+		{"JSESSIONID=a\r\nx: y; __VCAP_ID__=a", "", guid + ":9\r\n", "app.example\x00", "/\r\n", "", "JSESSIONID=s\r\n", "__VCAP_ID__=evil", "127.0.0.1:8081", flagAppInstance},
 	} {
-		f.Add(s.cookies, s.appInstance, s.authority, s.path, s.authorization, s.setCookie1, s.setCookie2, s.upstream, s.flags)
+		f.Add(s.cookies, s.cookies2, s.appInstance, s.authority, s.path, s.authorization, s.setCookie1, s.setCookie2, s.upstream, s.flags)
 	}
-	configs := map[uint8]*config.Config{}
 	saved := now
 	now = func() time.Time { return fixedNow }
 	f.Cleanup(func() { now = saved })
-	f.Fuzz(func(t *testing.T, cookies, appInstance, authority, path, authorization, setCookie1, setCookie2, upstream string, flags uint8) {
-		cfgJSON := fuzzConfig(flags)
-		cfg := configs[flags]
-		if cfg == nil {
-			var err error
-			if cfg, err = config.Parse([]byte(cfgJSON)); err != nil {
-				t.Fatal(err)
-			}
-			configs[flags] = cfg
-		}
-		opt := proxytest.NewEmulatorOption().WithVMContext(NewVMContext()).WithPluginConfiguration([]byte(cfgJSON))
+	f.Fuzz(func(t *testing.T, cookies, cookies2, appInstance, authority, path, authorization, setCookie1, setCookie2, upstream string, flags uint8) {
+		opt := proxytest.NewEmulatorOption().WithVMContext(NewVMContext()).WithPluginConfiguration([]byte(fuzzConfig(flags)))
 		host, reset := proxytest.NewHostEmulator(opt)
 		defer reset()
 		if host.StartPlugin() != types.OnPluginStartStatusOK {
@@ -223,9 +214,13 @@ func FuzzExchange(f *testing.F) {
 		// Envoy strips a header value's surrounding whitespace, and so does
 		// proxytest, unicode spaces included, when the filter reads one value.
 		trim := strings.TrimSpace
-		cookies, appInstance, authority, path, authorization = trim(cookies), trim(appInstance), trim(authority), trim(path), trim(authorization)
-		x := fuzzExchange{t: t, cfg: cfg, host: host, cookies: cookies, appInstance: appInstance, authority: authority,
-			path: path, authorization: authorization, upstream: upstream, flags: flags}
+		x := fuzzExchange{t: t, host: host, appInstance: trim(appInstance), authority: trim(authority),
+			path: trim(path), authorization: trim(authorization), upstream: upstream, flags: flags}
+		for _, c := range []string{cookies, cookies2} {
+			if c = trim(c); c != "" {
+				x.cookies = append(x.cookies, c)
+			}
+		}
 		for _, l := range []string{setCookie1, setCookie2} {
 			if l != "" {
 				x.appSetCookies = append(x.appSetCookies, l)
@@ -235,28 +230,34 @@ func FuzzExchange(f *testing.F) {
 	})
 }
 
+const pinHeader = config.DefaultPinHeader
+
 type fuzzExchange struct {
 	t    *testing.T
-	cfg  *config.Config
 	host proxytest.HostEmulator
 
-	cookies, appInstance, authority, path, authorization, upstream string
-	appSetCookies                                                  []string
-	flags                                                          uint8
+	cookies                                               []string // Cookie headers
+	appInstance, authority, path, authorization, upstream string
+	appSetCookies                                         []string
+	flags                                                 uint8
 
 	id uint32
 	// The model's decision for the request.
-	route     *config.Route
-	want      *config.Instance // the pinned instance, nil for none
-	status    uint32           // a local reply, 0 for none
-	requestID string           // the __VCAP_ID__ the response path compares
+	route       *modelRoute
+	want        *modelInstance // the pinned instance, nil for none
+	status      uint32         // a local reply, 0 for none
+	requestID   string         // the sticky __VCAP_ID__ the response compares
+	requestMeta string         // its __VCAP_ID_META__
 }
 
 func (x *fuzzExchange) run() {
 	t := x.t
 	x.decide()
-	headers := [][2]string{{":authority", x.authority}, {":path", x.path}, {":method", "GET"},
-		{"cookie", x.cookies}, {x.cfg.PinHeader, spoofedPin}}
+	headers := [][2]string{{":authority", x.authority}, {":path", x.path}, {":method", "GET"}}
+	for _, c := range x.cookies {
+		headers = append(headers, [2]string{"cookie", c})
+	}
+	headers = append(headers, [2]string{pinHeader, spoofedPin})
 	if x.authorization != "" {
 		headers = append(headers, [2]string{"authorization", x.authorization})
 	}
@@ -268,7 +269,7 @@ func (x *fuzzExchange) run() {
 	x.checkNoPanic("request")
 
 	local := x.host.GetSentLocalResponse(x.id)
-	pin, pinned := x.requestHeader(x.cfg.PinHeader)
+	pin, pinned := x.requestHeader(pinHeader)
 	switch {
 	case x.status != 0:
 		if local == nil || local.StatusCode != x.status || action != types.ActionPause {
@@ -287,76 +288,72 @@ func (x *fuzzExchange) run() {
 			t.Fatalf("%s: pin header %q reached Envoy, want none", x, pin)
 		}
 	} else {
-		if !pinned || pin != x.want.PinValue {
-			t.Fatalf("%s: pin header %q (%v), want %q (instance %s of %s%s)", x, pin, pinned, x.want.PinValue,
-				x.want.ID, x.route.Host, x.route.Path)
-		}
-		if !x.ofRoute(pin) {
-			t.Fatalf("%s: pinned to %q, no instance of route %s%s", x, pin, x.route.Host, x.route.Path)
+		if want := x.want.pinValue(x.flags); !pinned || pin != want {
+			t.Fatalf("%s: pin header %q (%v), want %q (instance %s of %s%s)", x, pin, pinned, want,
+				x.want.id, x.route.host, x.route.path)
 		}
 		checkPrintable(t, "pin header", pin)
-		if x.cfg.InstanceHeaders {
-			for name, want := range map[string]string{"x-cf-instanceid": x.want.Address,
-				"x-cf-applicationid": x.want.AppGUID, "x-cf-instanceindex": x.want.IndexText} {
+		if x.flags&flagInstanceHeaders != 0 {
+			for name, want := range map[string]string{"x-cf-instanceid": x.want.id,
+				"x-cf-applicationid": x.want.appGUID, "x-cf-instanceindex": x.want.index} {
 				if got, _ := x.requestHeader(name); got != want {
 					t.Fatalf("%s: %s = %q, want %q", x, name, got, want)
 				}
 			}
 		}
 	}
-	if _, sent := x.requestHeader("x-cf-app-instance"); sent {
+	v, sent := x.requestHeader("x-cf-app-instance")
+	switch {
+	case x.flags&flagAppInstance != 0 && x.route == nil && x.status == 0:
+		// Not the filter's host: untouched.
+		if !sent || v != x.appInstance {
+			t.Fatalf("%s: X-CF-App-Instance of a host the filter does not serve became %q (%v)", x, v, sent)
+		}
+	case sent:
 		t.Fatalf("%s: X-CF-App-Instance forwarded upstream", x)
 	}
 	x.respond()
 }
 
-// decide is the model: the README's rules, with net/http reading cookies.
+// decide is the model of the request step.
 func (x *fuzzExchange) decide() {
-	cfg := x.cfg
-	x.route = cfg.Routes.Match(x.authority, x.path)
-	req := &http.Request{Header: http.Header{"Cookie": {x.cookies}}}
-	vcapID := ""
-	if c, err := req.Cookie(config.VCAPCookie); err == nil {
-		vcapID = c.Value
-	}
-	if x.flags&flagAppInstance != 0 && x.appInstance != "" { // empty: as if absent, as in gorouter
-		var inst *config.Instance
-		if x.route != nil && appInstanceRE.MatchString(x.appInstance) {
-			inst = x.route.ByAppInstance(x.appInstance)
-		}
-		if inst == nil {
-			x.status, x.route = 400, nil
-			return
-		}
-		x.want, x.requestID = inst, vcapID
-		return
-	}
+	x.route = modelMatch(x.authority, x.path)
 	if x.route == nil {
 		return
 	}
+	req := &http.Request{Header: http.Header{"Cookie": x.cookies}}
+	vcapID, meta := "", ""
+	if c, err := req.Cookie(config.VCAPCookie); err == nil {
+		vcapID = c.Value
+	}
+	if c, err := req.Cookie(config.MetaCookie); err == nil {
+		meta = c.Value
+	}
 	hasSession := false
 	for _, c := range req.Cookies() {
-		hasSession = hasSession || cfg.SessionCookie(c.Name)
+		hasSession = hasSession || isSessionCookie(c.Name)
 	}
-	negotiate := cfg.Negotiate && vcapID != "" && len(x.authorization) >= 9 &&
-		strings.EqualFold(x.authorization[:9], "negotiate")
-	if vcapID == "" || !(hasSession || negotiate) {
+	mustBeSticky := x.flags&flagNegotiate != 0 && vcapID != "" && negotiateRE.MatchString(x.authorization)
+	if vcapID != "" && (hasSession || mustBeSticky) {
+		x.requestID, x.requestMeta = vcapID, meta
+	}
+	if x.flags&flagAppInstance != 0 && x.appInstance != "" { // empty: as if absent, as in gorouter
+		for i, in := range x.route.instances {
+			if appInstanceRE.MatchString(x.appInstance) && in.appGUID != "" && in.appGUID+":"+in.index == x.appInstance {
+				x.want = &x.route.instances[i]
+			}
+		}
+		if x.want == nil {
+			x.status = 400
+		}
 		return
 	}
-	x.requestID = vcapID
-	if x.want = x.route.ByID(vcapID); x.want == nil && (cfg.Strict || negotiate) {
-		x.status, x.route = 502, nil
+	if x.requestID == "" {
+		return
 	}
-}
-
-// ofRoute reports whether pin is the pin value of an instance of the route.
-func (x *fuzzExchange) ofRoute(pin string) bool {
-	for _, in := range x.route.Instances {
-		if in.PinValue == pin {
-			return true
-		}
+	if x.want = x.route.byID(x.requestID); x.want == nil && (x.flags&flagStrict != 0 || mustBeSticky) {
+		x.status = 502
 	}
-	return false
 }
 
 func (x *fuzzExchange) respond() {
@@ -374,7 +371,7 @@ func (x *fuzzExchange) respond() {
 		headers = append(headers, [2]string{"www-authenticate", "Negotiate oRQwEqADCgEAoQsGCSqGSIb3EgECAg=="})
 	}
 	leaked := base64.StdEncoding.EncodeToString([]byte(x.upstream))
-	headers = append(headers, [2]string{x.cfg.PinHeader, leaked})
+	headers = append(headers, [2]string{pinHeader, leaked})
 	if action := x.host.CallOnResponseHeaders(x.id, headers, true); action != types.ActionContinue {
 		t.Fatalf("%s: response action %v", x, action)
 	}
@@ -383,8 +380,8 @@ func (x *fuzzExchange) respond() {
 	var added []string
 	for _, kv := range x.host.GetCurrentResponseHeaders(x.id) {
 		switch kv[0] {
-		case x.cfg.PinHeader:
-			if x.cfg.PinMode == config.PinStatefulSession {
+		case pinHeader:
+			if x.flags&flagModeMask == 1 {
 				t.Fatalf("%s: stateful_session header %q reached the client", x, kv[1])
 			}
 		case "set-cookie":
@@ -407,7 +404,8 @@ func (x *fuzzExchange) respond() {
 	x.checkCookies(added)
 }
 
-// checkCookies checks the Set-Cookie lines the filter added against the model.
+// checkCookies checks the Set-Cookie lines the filter added against the
+// model of the response step.
 func (x *fuzzExchange) checkCookies(added []string) {
 	t := x.t
 	var sessions []*http.Cookie
@@ -418,23 +416,28 @@ func (x *fuzzExchange) checkCookies(added []string) {
 		case err != nil:
 		case c.Name == config.VCAPCookie:
 			appSetsID = true
-		case x.cfg.SessionCookie(c.Name):
+		case isSessionCookie(c.Name):
 			sessions = append(sessions, c)
 		}
 	}
-	negotiate := x.cfg.Negotiate && x.flags&flagWWWNegotiate != 0
-	var served *config.Instance
-	if x.route != nil && x.upstream != "" {
-		served = x.route.ByAddress(x.upstream)
+	negotiate := x.flags&flagNegotiate != 0 && x.flags&flagWWWNegotiate != 0
+	secureCookies := x.flags&flagSecureCookies != 0
+	var served *modelInstance
+	if x.route != nil && x.status == 0 && x.upstream != "" {
+		served = x.route.byAddr(x.upstream)
 	}
+	stale := served != nil && x.requestID != "" && x.requestID != served.id
 	want := 0
 	switch {
-	case x.route == nil, served == nil, appSetsID:
-	case negotiate:
+	case served == nil, appSetsID:
+	case negotiate && (x.requestID == "" || stale):
+		// gorouter: a Negotiate response sets one short cookie unless the
+		// request was sticky to the instance that answers; the session
+		// cookies' attributes do not count then.
 		want = 1
 	case len(sessions) > 0:
 		want = 2 * len(sessions)
-	case x.requestID != "" && x.requestID != served.ID:
+	case stale:
 		want = 1 // a refresh after a fallback
 	}
 	if len(added) != want {
@@ -447,25 +450,33 @@ func (x *fuzzExchange) checkCookies(added []string) {
 		if !ok || err != nil || hc.Name != c.Name || hc.Value != c.Value || hc.Path != c.Path {
 			t.Fatalf("%s: added Set-Cookie %q reads back as %+v, %v; net/http: %+v, %v", x, line, c, ok, hc, err)
 		}
-		if c.Path != x.route.Path || !c.HttpOnly || (x.cfg.SecureCookies && !c.Secure) {
+		if hc.Path != x.route.path || !hc.HttpOnly || (secureCookies && !hc.Secure) {
 			t.Fatalf("%s: added Set-Cookie %q: wrong Path, HttpOnly or Secure", x, line)
 		}
-		if c.String() != line {
-			t.Fatalf("%s: added Set-Cookie %q rebuilds as %q", x, line, c.String())
+		if hc.String() != line {
+			t.Fatalf("%s: added Set-Cookie %q is not what net/http writes for it: %q", x, line, hc.String())
 		}
-		if i%2 == 1 && !negotiate {
-			if c.Name != config.MetaCookie {
-				t.Fatalf("%s: line %d %q is not %s", x, i, line, config.MetaCookie)
+		switch {
+		case want == 1 && negotiate:
+			if hc.MaxAge != 60 || hc.SameSite != http.SameSiteStrictMode || hc.Secure != secureCookies {
+				t.Fatalf("%s: Negotiate cookie %q, want Max-Age=60, SameSite=Strict, Secure only with secure_cookies", x, line)
 			}
-			m, ok := decodeMeta(c.Value)
+		case len(sessions) > 0:
 			s := sessions[i/2]
-			if !ok || m.secure != s.Secure || m.partitioned != s.Partitioned {
-				t.Fatalf("%s: META %q of session %q decodes to %+v, %v", x, c.Value, s.String(), m, ok)
+			if hc.Secure != (s.Secure || secureCookies) || hc.Partitioned != s.Partitioned || hc.SameSite != s.SameSite {
+				t.Fatalf("%s: line %d %q does not mirror session cookie %q", x, i, line, s.String())
 			}
-			continue
+			if i%2 == 1 {
+				// gorouter's META is a query string of the attributes.
+				q, err := url.ParseQuery(hc.Value)
+				if hc.Name != config.MetaCookie || err != nil || q.Has("secure") != hc.Secure || q.Has("partitioned") != s.Partitioned {
+					t.Fatalf("%s: META line %d %q does not record session cookie %q", x, i, line, s.String())
+				}
+				continue
+			}
 		}
-		if c.Name != config.VCAPCookie || c.Value != served.ID {
-			t.Fatalf("%s: line %d %q, want __VCAP_ID__=%s", x, i, line, served.ID)
+		if hc.Name != config.VCAPCookie || hc.Value != served.id {
+			t.Fatalf("%s: line %d %q, want __VCAP_ID__=%s", x, i, line, served.id)
 		}
 	}
 }
@@ -487,7 +498,7 @@ func (x *fuzzExchange) requestHeader(name string) (string, bool) {
 
 func (x *fuzzExchange) String() string {
 	return "config " + strconv.Itoa(int(x.flags)) + ", authority " + strconv.Quote(x.authority) +
-		", path " + strconv.Quote(x.path) + ", cookie " + strconv.Quote(x.cookies) +
+		", path " + strconv.Quote(x.path) + ", cookies " + strconv.Quote(strings.Join(x.cookies, " | ")) +
 		", x-cf-app-instance " + strconv.Quote(x.appInstance) + ", upstream " + strconv.Quote(x.upstream) +
 		", set-cookie " + strconv.Quote(strings.Join(x.appSetCookies, " | "))
 }

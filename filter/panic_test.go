@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/vcap-sticky/vcap-sticky/config"
+	"github.com/vcap-sticky/vcap-sticky/sticky"
 )
 
 // These tests force panics inside the filter's callbacks. The request and
@@ -49,18 +50,18 @@ func newPanicHarness(t *testing.T, options string) (*harness, *pluginContext) {
 }
 
 func TestPanicInRequestFailsOpen(t *testing.T) {
-	sticky := cookieHeader("JSESSIONID=s; __VCAP_ID__=b")
+	stickyCookies := cookieHeader("JSESSIONID=s; __VCAP_ID__=b")
 	for _, tc := range []struct {
 		name    string
 		options string
 		break_  func(*metrics)
 		headers [][2]string
 	}{
-		{"sticky request", `"instance_headers":true`, func(m *metrics) { breakCounter(m, m.stickyHits) },
-			[][2]string{sticky}},
-		{"stateful_session mode", `"pinning":{"mode":"stateful_session"}`, func(m *metrics) { breakCounter(m, m.stickyHits) },
-			[][2]string{sticky}},
-		{"X-CF-App-Instance", `"instance_headers":true`, func(m *metrics) { breakCounter(m, m.appInstanceRouted) },
+		{"sticky request", `"instance_headers":true`, func(m *metrics) { breakCounter(m, m.events[sticky.StickyHit]) },
+			[][2]string{stickyCookies}},
+		{"stateful_session mode", `"pinning":{"mode":"stateful_session"}`, func(m *metrics) { breakCounter(m, m.events[sticky.StickyHit]) },
+			[][2]string{stickyCookies}},
+		{"X-CF-App-Instance", `"instance_headers":true`, func(m *metrics) { breakCounter(m, m.events[sticky.AppInstanceRouted]) },
 			[][2]string{{"x-cf-app-instance", guid + ":2"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,7 +95,7 @@ func TestPanicInRequestFailsOpen(t *testing.T) {
 
 func TestPanicInResponseFailsOpen(t *testing.T) {
 	h, plugin := newPanicHarness(t, `"pinning":{"mode":"stateful_session"}`)
-	breakCounter(plugin.metrics, plugin.metrics.cookiesSet)
+	breakCounter(plugin.metrics, plugin.metrics.events[sticky.CookieSet])
 	e := h.request(appHost, "/")
 	e.h.host.SetProperty([]string{"upstream", "address"}, []byte(addrB))
 	leaked := [2]string{"x-vcap-sticky-upstream", "MTI3LjAuMC4xOjgwODI="}
@@ -118,7 +119,7 @@ func TestPanicInResponseFailsOpen(t *testing.T) {
 // flush the other counters.
 func TestPanicInTickIsRecovered(t *testing.T) {
 	h, plugin := newPanicHarness(t, "")
-	plugin.metrics.cookiesSet.metric = undefinedCounter // batched (the default)
+	plugin.metrics.events[sticky.CookieSet].metric = undefinedCounter // batched (the default)
 	got := h.request(appHost, "/").respond(addrA, setCookie("JSESSIONID=new"))
 	assert.Len(t, got, 2, "the response path is unaffected")
 	assert.Empty(t, h.host.GetErrorLogs(), "nothing sent yet")

@@ -9,7 +9,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 	"github.com/vcap-sticky/vcap-sticky/config"
-	"github.com/vcap-sticky/vcap-sticky/token"
+	"github.com/vcap-sticky/vcap-sticky/sticky"
 )
 
 // now is the wall clock for cookie lifetimes; tests replace it.
@@ -30,8 +30,8 @@ func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginC
 type pluginContext struct {
 	types.DefaultPluginContext
 	cfg     *config.Config
+	engine  *sticky.Engine
 	metrics *metrics
-	tokens  *tokenCache // sealed mode: tokens that opened
 }
 
 // OnPluginStart parses the configuration once; an invalid one fails the
@@ -68,9 +68,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 			p.metrics.unbatch()
 		}
 	}
-	if cfg.Sealed != nil {
-		p.tokens = &tokenCache{}
-	}
+	p.engine = sticky.New(cfg)
 	proxywasm.LogInfof("vcap-sticky: configured %d routes, pinning mode %s via header %s",
 		len(cfg.Routes.All()), cfg.PinMode, cfg.PinHeader)
 	if s := cfg.Sealed; s != nil {
@@ -95,27 +93,32 @@ func (p *pluginContext) OnTick() {
 
 func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 	if p.cfg == nil {
-		return nil // never configured: Envoy passes traffic through
+		// Never configured (Envoy creates no stream for a plugin that failed
+		// to start, but a nil context would panic inside the SDK and kill
+		// the VM): pass the traffic through.
+		return &types.DefaultHttpContext{}
 	}
-	return &httpContext{cfg: p.cfg, metrics: p.metrics, tokens: p.tokens}
+	return &httpContext{cfg: p.cfg, engine: p.engine, metrics: p.metrics}
 }
 
-// httpContext carries one request's decision to its response.
+// httpContext carries one request's decision to its response. The views
+// and their buffers live here so that reading headers does not allocate.
 type httpContext struct {
 	types.DefaultHttpContext
 	cfg     *config.Config
+	engine  *sticky.Engine
 	metrics *metrics
-	tokens  *tokenCache
 
-	route *config.Route
-	// requestID is the __VCAP_ID__ a sticky request carried ("" if none).
-	requestID string
-	// requestMeta is the request's __VCAP_ID_META__, for stale refreshes.
-	requestMeta string
-	// opened is what the request's token carried (sealed mode), nil if it
-	// carried none or was rejected.
-	opened *token.Payload
+	req          sticky.Request
+	decision     sticky.Decision
+	resp         sticky.Response
+	clk          wallClock
+	cookieBuf    [2]string // the usual one or two Cookie headers
+	setCookieBuf [2]string // the usual one or two Set-Cookie lines
 }
+
+// instanceHeaders are gorouter's headers naming the instance.
+var instanceHeaders = [...]string{sticky.InstanceIDHeader, sticky.ApplicationIDHeader, sticky.InstanceIndexHeader}
 
 // failOpen turns a panic in a callback into "no stickiness for this
 // request" instead of a trapped VM that fails every later request. Deferred
@@ -128,15 +131,13 @@ func (h *httpContext) failOpen(action *types.Action) {
 		return
 	}
 	h.metrics.recovered("an HTTP headers callback", r)
-	h.route = nil
-	h.requestID, h.requestMeta = "", ""
-	h.opened = nil
+	h.decision = sticky.Decision{}
 	// Done whichever callback panicked: in the response callback the request
 	// was routed already and these change nothing, in the request callback
 	// there are no response headers yet.
 	_ = proxywasm.RemoveHttpRequestHeader(h.cfg.PinHeader)
 	if h.cfg.InstanceHeaders {
-		for _, name := range []string{"x-cf-instanceid", "x-cf-applicationid", "x-cf-instanceindex"} {
+		for _, name := range instanceHeaders {
 			_ = proxywasm.RemoveHttpRequestHeader(name)
 		}
 	}

@@ -308,20 +308,6 @@ func TestSealedTokenCache(t *testing.T) {
 	assert.Equal(t, uint64(3), h.counter("route.app_example.sticky_hits"))
 }
 
-func TestTokenCacheBound(t *testing.T) {
-	c := &tokenCache{}
-	r := mustRing(t, sealKey)
-	for i := range tokenCacheSize + 10 {
-		tok, err := r.Seal(token.Payload{ID: "a", Address: netip.MustParseAddrPort(addrA), Route: appTag, Expires: fixedNow.Unix() + int64(i)})
-		require.NoError(t, err)
-		_, err = c.open(r, tok, appTag, fixedNow)
-		require.NoError(t, err)
-		require.LessOrEqual(t, len(c.m), tokenCacheSize)
-	}
-	_, err := c.open(r, "nope", appTag, fixedNow)
-	assert.ErrorIs(t, err, token.ErrMalformed)
-}
-
 func TestSealedNegotiateAndDynamicAppInstance(t *testing.T) {
 	t.Run("negotiate cookie is a token", func(t *testing.T) {
 		h := newHarness(t, sealedOptions(t, `"negotiate":true`))

@@ -1,0 +1,118 @@
+package sticky
+
+import (
+	"testing"
+
+	"github.com/vcap-sticky/vcap-sticky/config"
+)
+
+// The benchmarks' app: one route, three instances, override_host pinning.
+const (
+	benchID0    = "d5a4e6f1-7a2b-4c3d-9e8f-0a1b2c3d4e5f"
+	benchAddr0  = "10.1.0.11:8080"
+	benchHost   = "shop.example.com"
+	benchConfig = `{"routes":[{"host":"shop.example.com","instances":[
+		{"id":"` + benchID0 + `","address":"` + benchAddr0 + `"},
+		{"id":"6b0f2c55-1d2e-4f3a-8b4c-5d6e7f8a9b0c","address":"10.1.0.12:8080"},
+		{"id":"0c9e8d7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f","address":"10.1.0.13:8080"}]}]}`
+	// A browser's Cookie header on a sticky request: analytics cookies
+	// around the session cookie and __VCAP_ID__.
+	benchCookies = `_ga=GA1.2.1234567890.1600000000; _gid=GA1.2.987654321.1600000000; lang=en-US; ` +
+		`JSESSIONID=8F2A4C1E9B7D3F6A0C5E2B8D4F1A7C3E; __VCAP_ID__=` + benchID0 + `; theme=dark`
+	benchSessionSetCookie = "JSESSIONID=8F2A4C1E9B7D3F6A0C5E2B8D4F1A7C3E; Path=/; HttpOnly"
+)
+
+// Envoy's header pairs of a sticky request and of its response.
+var (
+	benchRequest = [][2]string{
+		{":authority", benchHost}, {":path", "/cart/items?page=2"}, {":method", "GET"}, {":scheme", "https"},
+		{"user-agent", "Mozilla/5.0"}, {"accept", "*/*"}, {"cookie", benchCookies},
+	}
+	benchResponse = [][2]string{{":status", "200"}, {"content-type", "application/json"}}
+)
+
+// upstream is a served host for the response step.
+type upstream struct {
+	addr string
+	md   []byte
+}
+
+func (u *upstream) Address() (string, bool)  { return u.addr, u.addr != "" }
+func (u *upstream) Metadata() ([]byte, bool) { return u.md, u.md != nil }
+
+func benchEngine(tb testing.TB) *Engine {
+	tb.Helper()
+	cfg, err := config.Parse([]byte(benchConfig))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return New(cfg)
+}
+
+// exchange is what the filter does for one request and its response, less
+// the host calls: read the views, decide, respond. The views are reused, as
+// the filter's HTTP context holds them.
+type exchange struct {
+	req  Request
+	resp Response
+	d    Decision
+	up   upstream
+}
+
+func (x *exchange) run(e *Engine, req, resp [][2]string, clk Clock) Result {
+	x.req.Read(req, e.cfg.PinHeader)
+	x.d = e.Decide(&x.req, clk)
+	x.resp.Read(resp, e.cfg.PinHeader)
+	return e.Respond(&x.d, &x.resp, &x.up, clk)
+}
+
+// A sticky hit, request and response, allocates nothing: this is the real
+// path the filter runs, its host calls aside (crossings_test.go counts those).
+func TestStickyHitDoesNotAllocate(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage instrumentation allocates")
+	}
+	e := benchEngine(t)
+	x := &exchange{req: Request{Cookies: make([]string, 0, 2)}, up: upstream{addr: benchAddr0}}
+	clk := &countingClock{t: fixedNow}
+	var res Result
+	if n := testing.AllocsPerRun(100, func() { res = x.run(e, benchRequest, benchResponse, clk) }); n != 0 {
+		t.Errorf("sticky hit: %v allocations, want 0", n)
+	}
+	if x.d.Pin == nil || x.d.Pin.ID != benchID0 || !x.d.Events.Has(StickyHit) || len(res.SetCookies) != 0 {
+		t.Fatalf("not a sticky hit: pin %+v, events %b, cookies %q", x.d.Pin, x.d.Events, res.SetCookies)
+	}
+	if clk.reads != 0 {
+		t.Errorf("a sticky hit read the clock %d times", clk.reads)
+	}
+}
+
+// BenchmarkStickyHit: the core's whole work on a sticky hit (variant C of
+// the Envoy benchmark without Envoy).
+func BenchmarkStickyHit(b *testing.B) {
+	e := benchEngine(b)
+	x := &exchange{up: upstream{addr: benchAddr0}}
+	clk := &countingClock{t: fixedNow}
+	b.ReportAllocs()
+	for b.Loop() {
+		if x.run(e, benchRequest, benchResponse, clk); x.d.Pin == nil {
+			b.Fatal("no pin")
+		}
+	}
+}
+
+// BenchmarkNewSession: the app starts a session (variant D): __VCAP_ID__
+// and __VCAP_ID_META__ are built.
+func BenchmarkNewSession(b *testing.B) {
+	e := benchEngine(b)
+	x := &exchange{up: upstream{addr: benchAddr0}}
+	req := [][2]string{{":authority", benchHost}, {":path", "/"}, {":method", "GET"}}
+	resp := [][2]string{{":status", "200"}, {"set-cookie", benchSessionSetCookie}}
+	clk := &countingClock{t: fixedNow}
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := x.run(e, req, resp, clk); len(res.SetCookies) != 2 {
+			b.Fatal("no cookies")
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package sticky
+
+import (
+	"time"
+
+	"github.com/vcap-sticky/vcap-sticky/config"
+	"github.com/vcap-sticky/vcap-sticky/cookie"
+)
+
+// NegotiateMaxAge is the lifetime gorouter gives a Negotiate __VCAP_ID__.
+const NegotiateMaxAge = 60
+
+// Response is what the response step reads of the response's headers.
+type Response struct {
+	// SetCookies holds every Set-Cookie line, in order.
+	SetCookies []string
+	// WWWAuthenticate is the first WWW-Authenticate.
+	WWWAuthenticate string
+	// HasPinHeader: the response carries the pin header (Envoy's
+	// stateful_session header extension answers with the host it used).
+	HasPinHeader bool
+}
+
+// Read fills r from Envoy's response header pairs (names in lower case).
+// Set-Cookie lines are appended to r.SetCookies[:0].
+func (r *Response) Read(pairs [][2]string, pinHeader string) {
+	lines := r.SetCookies[:0]
+	*r = Response{}
+	var seenWWWAuthenticate bool
+	for _, kv := range pairs {
+		switch name, value := kv[0], kv[1]; name {
+		case "set-cookie":
+			lines = append(lines, value)
+		case "www-authenticate":
+			if !seenWWWAuthenticate {
+				r.WWWAuthenticate, seenWWWAuthenticate = value, true
+			}
+		case pinHeader:
+			r.HasPinHeader = true
+		}
+	}
+	r.SetCookies = lines
+}
+
+// Result is what the response step decided.
+type Result struct {
+	// RemovePinHeader: drop the pin header from the response, so that no
+	// client sees an instance's address.
+	RemovePinHeader bool
+	// SetCookies are the Set-Cookie lines to add, in order.
+	SetCookies []string
+	// Events are what to count; Note says why, for the debug log.
+	Events Events
+	Note   string
+}
+
+// responseCookies is what the response step needs from the app's
+// Set-Cookie lines.
+type responseCookies struct {
+	sessions  []cookie.SetCookie // session cookies the app sets, in order
+	appSetsID bool               // the app sets __VCAP_ID__ itself
+}
+
+func readResponseCookies(cfg *config.Config, lines []string) responseCookies {
+	var rc responseCookies
+	for _, line := range lines {
+		sc, ok := cookie.ParseSetCookie(line)
+		switch {
+		case !ok:
+		case sc.Name == config.VCAPCookie:
+			rc.appSetsID = true
+		case cfg.SessionCookie(sc.Name):
+			rc.sessions = append(rc.sessions, sc)
+		}
+	}
+	return rc
+}
+
+// Respond is the response step, gorouter's setupStickySession: __VCAP_ID__
+// for the instance that served the request when a session starts, when a
+// Negotiate handshake starts, when a sticky request was served by another
+// instance, or (sealed mode) when its token is due for renewal.
+func (e *Engine) Respond(d *Decision, resp *Response, up Upstream, clk Clock) Result {
+	cfg := e.cfg
+	res := Result{RemovePinHeader: cfg.PinMode == config.PinStatefulSession && resp.HasPinHeader}
+	if d.Route == nil || d.Reply != nil {
+		return res // not the filter's, or its own local reply
+	}
+	rc := readResponseCookies(cfg, resp.SetCookies)
+	negotiate := cfg.Negotiate && IsNegotiate(resp.WWWAuthenticate)
+	if rc.appSetsID {
+		res.Note = "the app sets __VCAP_ID__ itself: no cookie"
+		return res
+	}
+	if len(rc.sessions) == 0 && !negotiate && d.requestID == "" {
+		return res
+	}
+	served := e.served(d.Route, up)
+	if served == nil {
+		res.Note = "served by a host that is no instance of the route: no cookie"
+		return res
+	}
+	stale := d.requestID != "" && !e.sameInstance(d, served)
+	if stale {
+		res.Events.add(Fallback)
+	}
+	// gorouter: a Negotiate handshake gets its short cookie unless it was
+	// sticky to the instance that answers (each 401 round trip would restart
+	// its 60 s); then a session cookie the app sets counts as usual.
+	negotiate = negotiate && (d.requestID == "" || stale)
+	renew := !stale && e.renewDue(d, nowIf(d.hasOpened, clk))
+	if !negotiate && len(rc.sessions) == 0 && !stale && !renew {
+		return res
+	}
+	value, ok := e.issue(d.Route, served, clk)
+	if !ok {
+		res.Note = "no token could be sealed: no cookie"
+		return res
+	}
+	path, secure := d.Route.Path, cfg.SecureCookies
+	switch {
+	case negotiate:
+		res.add(cookie.SetCookie{Name: config.VCAPCookie, Value: value, Path: path,
+			MaxAge: NegotiateMaxAge, HttpOnly: true, Secure: secure, SameSite: cookie.SameSiteStrict})
+		res.Events.add(CookieSet)
+	case len(rc.sessions) > 0:
+		// One __VCAP_ID__ and META per session cookie, each mirroring its
+		// attributes, so that deleting the session deletes __VCAP_ID__.
+		for i := range rc.sessions {
+			sc := &rc.sessions[i]
+			m := metaFromSessionCookie(sc, secure, clk)
+			id := m.cookie(config.VCAPCookie, value, path, clk)
+			id.MaxAge = sc.MaxAge // as the app wrote it, not recomputed
+			res.add(id)
+			id.Name, id.Value = config.MetaCookie, m.encode()
+			res.add(id)
+		}
+		res.Events.add(CookieSet)
+	default: // stale or renew: the attributes the request's META recorded
+		m, ok, complete := decodeMetaFields(d.requestMeta)
+		switch {
+		case !d.hasMeta:
+			res.Note = "no __VCAP_ID_META__: refreshed with default attributes"
+		case !ok:
+			res.Note = "unreadable __VCAP_ID_META__: refreshed with default attributes"
+		case !complete:
+			res.Note = "__VCAP_ID_META__ has unreadable attributes: refreshed without them"
+		}
+		m.secure = m.secure || secure
+		res.add(m.cookie(config.VCAPCookie, value, path, clk))
+		if stale {
+			res.Events.add(CookieRefreshed)
+		} else {
+			res.Events.add(TokenRenewed)
+		}
+	}
+	return res
+}
+
+// nowIf is the time if cond, else the zero time, so that the clock is read
+// only where a rule needs it.
+func nowIf(cond bool, clk Clock) time.Time {
+	if !cond {
+		return time.Time{}
+	}
+	return clk.Now()
+}
+
+func (r *Result) add(c cookie.SetCookie) {
+	// Config validation and META decoding keep every part buildable; should
+	// one still not be, add nothing rather than an empty Set-Cookie.
+	if line := c.String(); line != "" {
+		r.SetCookies = append(r.SetCookies, line)
+	}
+}
