@@ -119,7 +119,9 @@ type Instance struct {
 	PinValue string
 }
 
-func (in *Instance) setPinValue(mode PinMode) {
+// SetPinValue computes PinValue for mode from the instance's address or
+// cluster: the one place a pin value is made.
+func (in *Instance) SetPinValue(mode PinMode) {
 	switch mode {
 	case PinStatefulSession:
 		in.PinValue = base64.StdEncoding.EncodeToString([]byte(in.Address))

@@ -433,7 +433,7 @@ func parseInstance(cfg *Config, in *Instance, at instanceAt, v gjson.Result) err
 	case cfg.Sealed != nil && len(in.ID) > token.MaxIDLength:
 		return fail(at.member("id"), "%q is longer than %d bytes, the most a sealed token carries", in.ID, token.MaxIDLength)
 	}
-	in.setPinValue(cfg.PinMode)
+	in.SetPinValue(cfg.PinMode)
 	return nil
 }
 

@@ -4,29 +4,14 @@ import (
 	"testing"
 
 	"github.com/vcap-sticky/vcap-sticky/config"
-)
-
-// The benchmarks' app: one route, three instances, override_host pinning.
-const (
-	benchID0    = "d5a4e6f1-7a2b-4c3d-9e8f-0a1b2c3d4e5f"
-	benchAddr0  = "10.1.0.11:8080"
-	benchHost   = "shop.example.com"
-	benchConfig = `{"routes":[{"host":"shop.example.com","instances":[
-		{"id":"` + benchID0 + `","address":"` + benchAddr0 + `"},
-		{"id":"6b0f2c55-1d2e-4f3a-8b4c-5d6e7f8a9b0c","address":"10.1.0.12:8080"},
-		{"id":"0c9e8d7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f","address":"10.1.0.13:8080"}]}]}`
-	// A browser's Cookie header on a sticky request: analytics cookies
-	// around the session cookie and __VCAP_ID__.
-	benchCookies = `_ga=GA1.2.1234567890.1600000000; _gid=GA1.2.987654321.1600000000; lang=en-US; ` +
-		`JSESSIONID=8F2A4C1E9B7D3F6A0C5E2B8D4F1A7C3E; __VCAP_ID__=` + benchID0 + `; theme=dark`
-	benchSessionSetCookie = "JSESSIONID=8F2A4C1E9B7D3F6A0C5E2B8D4F1A7C3E; Path=/; HttpOnly"
+	"github.com/vcap-sticky/vcap-sticky/internal/benchapp"
 )
 
 // Envoy's header pairs of a sticky request and of its response.
 var (
 	benchRequest = [][2]string{
-		{":authority", benchHost}, {":path", "/cart/items?page=2"}, {":method", "GET"}, {":scheme", "https"},
-		{"user-agent", "Mozilla/5.0"}, {"accept", "*/*"}, {"cookie", benchCookies},
+		{":authority", benchapp.Host}, {":path", "/cart/items?page=2"}, {":method", "GET"}, {":scheme", "https"},
+		{"user-agent", "Mozilla/5.0"}, {"accept", "*/*"}, {"cookie", benchapp.Cookies},
 	}
 	benchResponse = [][2]string{{":status", "200"}, {"content-type", "application/json"}}
 )
@@ -42,7 +27,7 @@ func (u *upstream) Metadata() ([]byte, bool) { return u.md, u.md != nil }
 
 func benchEngine(tb testing.TB) *Engine {
 	tb.Helper()
-	cfg, err := config.Parse([]byte(benchConfig))
+	cfg, err := config.Parse([]byte(benchapp.Config))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -73,13 +58,13 @@ func TestStickyHitDoesNotAllocate(t *testing.T) {
 		t.Skip("coverage instrumentation allocates")
 	}
 	e := benchEngine(t)
-	x := &exchange{req: Request{Cookies: make([]string, 0, 2)}, up: upstream{addr: benchAddr0}}
+	x := &exchange{req: Request{Cookies: make([]string, 0, 2)}, up: upstream{addr: benchapp.Addr0}}
 	clk := &countingClock{t: fixedNow}
 	var res Result
 	if n := testing.AllocsPerRun(100, func() { res = x.run(e, benchRequest, benchResponse, clk) }); n != 0 {
 		t.Errorf("sticky hit: %v allocations, want 0", n)
 	}
-	if x.d.Pin == nil || x.d.Pin.ID != benchID0 || !x.d.Events.Has(StickyHit) || len(res.SetCookies) != 0 {
+	if x.d.Pin == nil || x.d.Pin.ID != benchapp.ID0 || !x.d.Events.Has(StickyHit) || len(res.SetCookies) != 0 {
 		t.Fatalf("not a sticky hit: pin %+v, events %b, cookies %q", x.d.Pin, x.d.Events, res.SetCookies)
 	}
 	if clk.reads != 0 {
@@ -91,7 +76,7 @@ func TestStickyHitDoesNotAllocate(t *testing.T) {
 // the Envoy benchmark without Envoy).
 func BenchmarkStickyHit(b *testing.B) {
 	e := benchEngine(b)
-	x := &exchange{up: upstream{addr: benchAddr0}}
+	x := &exchange{up: upstream{addr: benchapp.Addr0}}
 	clk := &countingClock{t: fixedNow}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -105,9 +90,9 @@ func BenchmarkStickyHit(b *testing.B) {
 // and __VCAP_ID_META__ are built.
 func BenchmarkNewSession(b *testing.B) {
 	e := benchEngine(b)
-	x := &exchange{up: upstream{addr: benchAddr0}}
-	req := [][2]string{{":authority", benchHost}, {":path", "/"}, {":method", "GET"}}
-	resp := [][2]string{{":status", "200"}, {"set-cookie", benchSessionSetCookie}}
+	x := &exchange{up: upstream{addr: benchapp.Addr0}}
+	req := [][2]string{{":authority", benchapp.Host}, {":path", "/"}, {":method", "GET"}}
+	resp := [][2]string{{":status", "200"}, {"set-cookie", benchapp.SessionSetCookie}}
 	clk := &countingClock{t: fixedNow}
 	b.ReportAllocs()
 	for b.Loop() {

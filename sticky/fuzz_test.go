@@ -63,7 +63,8 @@ func FuzzMetaDecode(f *testing.F) {
 // attributes with values are the first ParseQuery gives for their keys.
 func FuzzMetaDecodeMatchesParseQuery(f *testing.F) {
 	for _, v := range []string{"", "secure&samesite=strict", "partitioned=%ZZ", "samesite=lax&samesite=strict",
-		"maxage=notanumber&expires=1577840400", "sam%65site=none", "maxage=-5", "a;b", "samesite=strict+", "expires=0"} {
+		"maxage=notanumber&expires=1577840400", "sam%65site=none", "maxage=-5", "a;b", "samesite=strict+", "expires=0",
+		"secure=x&partitioned=", "%73ecure", "secure%3D"} {
 		f.Add(v)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
@@ -96,8 +97,17 @@ func FuzzMetaDecodeMatchesParseQuery(f *testing.F) {
 		if got := m.expires; (e == 0) != got.IsZero() || (e != 0 && got.Unix() != e) {
 			t.Fatalf("decodeMeta(%q) expires %v, want unix %d", v, got, e)
 		}
-		if m.secure && !q.Has("secure") || m.partitioned && !q.Has("partitioned") {
-			t.Fatalf("decodeMeta(%q) has a flag ParseQuery does not see: %+v", v, m)
+		// Flags: the keys ParseQuery sees, written bare (no "=").
+		bare := func(flag string) bool {
+			for _, part := range strings.Split(v, "&") {
+				if k, err := url.QueryUnescape(part); err == nil && k == flag && !strings.Contains(part, "=") {
+					return true
+				}
+			}
+			return false
+		}
+		if m.secure != (q.Has("secure") && bare("secure")) || m.partitioned != (q.Has("partitioned") && bare("partitioned")) {
+			t.Fatalf("decodeMeta(%q) flags secure=%v partitioned=%v; ParseQuery keys %v", v, m.secure, m.partitioned, q)
 		}
 	})
 }

@@ -380,7 +380,7 @@ func TestGorouterCases(t *testing.T) {
 // RT Describe("isSessionCookie"): the configured names and their __Host-
 // variant, the prefix case-sensitive.
 func TestGorouterSessionCookieNames(t *testing.T) {
-	cfg := grEngine(t, "").Config()
+	cfg := grEngine(t, "").cfg
 	for name, want := range map[string]bool{
 		"JSESSIONID":        true,  // RT:1259 "matches an exact cookie name"
 		"__Host-JSESSIONID": true,  // RT:1263 "matches a __Host- prefixed cookie name"

@@ -1,7 +1,6 @@
 package sticky
 
 import (
-	"encoding/base64"
 	"errors"
 	"net/netip"
 	"strings"
@@ -37,11 +36,7 @@ func (e *Engine) resolve(d *Decision, value string, clk Clock) (inst *config.Ins
 	}
 	// No map: the token is the whole truth about the instance.
 	in := &config.Instance{ID: p.ID, Address: p.Address.String()}
-	if e.cfg.PinMode == config.PinStatefulSession {
-		in.PinValue = base64.StdEncoding.EncodeToString([]byte(in.Address))
-	} else {
-		in.PinValue = in.Address
-	}
+	in.SetPinValue(e.cfg.PinMode)
 	return in, true
 }
 
@@ -173,8 +168,9 @@ func (e *Engine) sameInstance(d *Decision, served *config.Instance) bool {
 }
 
 // renewDue: in sealed mode, a token that served its own instance and has
-// less than half its lifetime left is renewed in the response.
-func (e *Engine) renewDue(d *Decision, t time.Time) bool {
+// less than half its lifetime left is renewed in the response. The clock is
+// read only for an opened token.
+func (e *Engine) renewDue(d *Decision, clk Clock) bool {
 	s := e.cfg.Sealed
-	return s != nil && d.hasOpened && d.opened.Expires-t.Unix() < int64(s.TTL/time.Second)/2
+	return s != nil && d.hasOpened && d.opened.Expires-clk.Now().Unix() < int64(s.TTL/time.Second)/2
 }

@@ -47,12 +47,12 @@ func metaFromSessionCookie(sc *cookie.SetCookie, secureCookies bool, clk Clock) 
 	return m
 }
 
-// cookie is a __VCAP_ID__ (or META) cookie with these attributes, issued
-// now: HttpOnly always, Max-Age the lifetime left.
-func (m metaAttrs) cookie(name, value, path string, clk Clock) cookie.SetCookie {
+// cookie is a __VCAP_ID__ (or META) cookie with these attributes and
+// maxAge, HttpOnly always.
+func (m metaAttrs) cookie(name, value, path string, maxAge int) cookie.SetCookie {
 	return cookie.SetCookie{Name: name, Value: value, Path: path, HttpOnly: true,
 		Secure: m.secure, Partitioned: m.partitioned, SameSite: m.sameSite,
-		Expires: m.expires, MaxAge: m.maxAge(clk)}
+		Expires: m.expires, MaxAge: maxAge}
 }
 
 func (m metaAttrs) encode() string {

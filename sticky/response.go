@@ -1,8 +1,6 @@
 package sticky
 
 import (
-	"time"
-
 	"github.com/vcap-sticky/vcap-sticky/config"
 	"github.com/vcap-sticky/vcap-sticky/cookie"
 )
@@ -108,7 +106,7 @@ func (e *Engine) Respond(d *Decision, resp *Response, up Upstream, clk Clock) Re
 	// sticky to the instance that answers (each 401 round trip would restart
 	// its 60 s); then a session cookie the app sets counts as usual.
 	negotiate = negotiate && (d.requestID == "" || stale)
-	renew := !stale && e.renewDue(d, nowIf(d.hasOpened, clk))
+	renew := !stale && e.renewDue(d, clk)
 	if !negotiate && len(rc.sessions) == 0 && !stale && !renew {
 		return res
 	}
@@ -129,8 +127,7 @@ func (e *Engine) Respond(d *Decision, resp *Response, up Upstream, clk Clock) Re
 		for i := range rc.sessions {
 			sc := &rc.sessions[i]
 			m := metaFromSessionCookie(sc, secure, clk)
-			id := m.cookie(config.VCAPCookie, value, path, clk)
-			id.MaxAge = sc.MaxAge // as the app wrote it, not recomputed
+			id := m.cookie(config.VCAPCookie, value, path, sc.MaxAge) // as the app wrote it
 			res.add(id)
 			id.Name, id.Value = config.MetaCookie, m.encode()
 			res.add(id)
@@ -147,7 +144,7 @@ func (e *Engine) Respond(d *Decision, resp *Response, up Upstream, clk Clock) Re
 			res.Note = "__VCAP_ID_META__ has unreadable attributes: refreshed without them"
 		}
 		m.secure = m.secure || secure
-		res.add(m.cookie(config.VCAPCookie, value, path, clk))
+		res.add(m.cookie(config.VCAPCookie, value, path, m.maxAge(clk)))
 		if stale {
 			res.Events.add(CookieRefreshed)
 		} else {
@@ -155,15 +152,6 @@ func (e *Engine) Respond(d *Decision, resp *Response, up Upstream, clk Clock) Re
 		}
 	}
 	return res
-}
-
-// nowIf is the time if cond, else the zero time, so that the clock is read
-// only where a rule needs it.
-func nowIf(cond bool, clk Clock) time.Time {
-	if !cond {
-		return time.Time{}
-	}
-	return clk.Now()
 }
 
 func (r *Result) add(c cookie.SetCookie) {

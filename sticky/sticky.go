@@ -40,9 +40,6 @@ func New(cfg *config.Config) *Engine {
 	return e
 }
 
-// Config is the engine's configuration.
-func (e *Engine) Config() *config.Config { return e.cfg }
-
 // Event is something the filter counts. The events below NumRouteEvents
 // are counted per route too (route_metrics).
 type Event uint8
