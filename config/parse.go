@@ -327,6 +327,10 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 		return nil, fail(field+".instances", "must be a non-empty array of instances, got %s", oneLine(instances.Raw))
 	}
 	if r.identify(cfg, instances) {
+		if cfg.PinMode == PinCluster {
+			return nil, fail(field+".instances", "required with pinning mode cluster (a pinned request names its instance's cluster); "+
+				"a route without instances needs override_host or stateful_session")
+		}
 		return r, nil // a dynamic route: no instances to parse
 	}
 	// Parse every instance first, then index them in maps of the right size:
@@ -362,6 +366,10 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 		return nil, parseErr
 	}
 	if len(r.Instances) == 0 {
+		if !instances.Exists() {
+			return nil, fail(field+".instances", "must be a non-empty array of instances; only a sealed route may leave them out "+
+				"(a plain __VCAP_ID__ naming an address would show clients the instances' addresses and let them pick hosts)")
+		}
 		return nil, fail(field+".instances", "must be a non-empty array of instances")
 	}
 	return r, nil

@@ -20,8 +20,9 @@ type Route struct {
 	Name string
 	// Tag identifies the route inside a sealed token.
 	Tag token.RouteTag
-	// Dynamic: the route lists no instances; the served instance's id comes
-	// from the upstream host's metadata (EndpointMetadata, sealed mode).
+	// Dynamic: a sealed route that lists no instances. The served instance
+	// is named by the upstream host's metadata (EndpointMetadata) if it has
+	// it, else by its address; the token carries both id and address.
 	Dynamic bool
 
 	Instances []*Instance

@@ -172,13 +172,14 @@ func (r *Route) setName(field string, v gjson.Result) error {
 }
 
 // identify completes a route's identity (stats name, token tag) once host
-// and path are known, and reports whether the route is dynamic: it lists no
-// instances and endpoint metadata names the served instance.
+// and path are known, and reports whether the route is dynamic: a sealed
+// route that lists no instances, whose served instance is named by its
+// endpoint metadata if configured, else by its address.
 func (r *Route) identify(cfg *Config, instances gjson.Result) bool {
 	if r.Name == "" {
 		r.Name = defaultRouteName(r.Host, r.Path)
 	}
 	r.Tag = token.RouteTagOf(r.Host, r.Path)
-	r.Dynamic = !instances.Exists() && cfg.EndpointMetadata != nil
+	r.Dynamic = !instances.Exists() && cfg.Sealed != nil
 	return r.Dynamic
 }

@@ -35,6 +35,15 @@ func TestParseSealed(t *testing.T) {
 	assert.Equal(t, DefaultTokenTTL, cfg.Sealed.TTL)
 	assert.Equal(t, EndpointMetadata{Namespace: "vcap_sticky", Key: "instance_id"}, *cfg.EndpointMetadata)
 	assert.True(t, cfg.Routes.Match("x", "/").Dynamic)
+
+	// Sealed, no instances, no metadata: a route named by addresses.
+	cfg, err = Parse([]byte(`{"sealed":{"keys_env":"` + testKeysEnv + `"},"routes":[{"host":"shop.example"},
+		{"host":"*","instances":[{"id":"a","address":"10.0.0.1:80"}]}]}`))
+	require.NoError(t, err)
+	assert.Nil(t, cfg.EndpointMetadata)
+	assert.True(t, cfg.Routes.Match("shop.example", "/").Dynamic)
+	assert.Empty(t, cfg.Routes.Match("shop.example", "/").Instances)
+	assert.False(t, cfg.Routes.Match("x", "/").Dynamic, "a route with instances keeps its map")
 }
 
 func TestParseSealedErrors(t *testing.T) {
@@ -53,7 +62,9 @@ func TestParseSealedErrors(t *testing.T) {
 		{"unknown sealed field", `{"sealed":{"keys":"x"},` + route + `}`, "sealed.keys", "unknown field"},
 		{"metadata without sealed", `{"endpoint_metadata":{},` + route + `}`, "endpoint_metadata", "needs \"sealed\""},
 		{"metadata with cluster mode", `{` + sealed + `,"endpoint_metadata":{},"pinning":{"mode":"cluster"},` + route + `}`, "endpoint_metadata", "cluster"},
-		{"no instances without metadata", `{` + sealed + `,"routes":[{"host":"h"}]}`, "routes[0].instances", "non-empty"},
+		{"no instances unsealed", `{"routes":[{"host":"h"}]}`, "routes[0].instances", "only a sealed route may leave them out"},
+		{"no instances with cluster mode", `{` + sealed + `,"pinning":{"mode":"cluster"},"routes":[{"host":"h"}]}`, "routes[0].instances", "cluster"},
+		{"sealed empty instances", `{` + sealed + `,"routes":[{"host":"h","instances":[]}]}`, "routes[0].instances", "non-empty"},
 		{"long id sealed", `{` + sealed + `,"routes":[{"host":"h","instances":[{"id":"` + strings.Repeat("i", 65) + `","address":"10.0.0.1:80"}]}]}`, "routes[0].instances[0].id", "longer than 64"},
 		{"bad route name", `{"routes":[{"host":"h","name":"a.b","instances":[{"id":"a","address":"10.0.0.1:80"}]}]}`, "routes[0].name", "letters, digits"},
 		{"duplicate route name", `{"route_metrics":true,"routes":[{"host":"a.b","instances":[{"id":"a","address":"10.0.0.1:80"}]},{"host":"a_b","instances":[{"id":"a","address":"10.0.0.1:80"}]}]}`, "routes[1].name", "also the name of routes[0]"},

@@ -28,16 +28,29 @@ import (
 // rename), each with filter_metadata.vcap_sticky.instance_id = its id.
 func WriteEDS(t testing.TB, path, cluster, version string, insts ...*upstream.Instance) {
 	t.Helper()
+	writeEDS(t, path, cluster, version, true, insts)
+}
+
+// WriteEDSAddresses writes endpoints with addresses only, as Istio and Envoy
+// Gateway send a Service's pods.
+func WriteEDSAddresses(t testing.TB, path, cluster, version string, insts ...*upstream.Instance) {
+	t.Helper()
+	writeEDS(t, path, cluster, version, false, insts)
+}
+
+func writeEDS(t testing.TB, path, cluster, version string, metadata bool, insts []*upstream.Instance) {
+	t.Helper()
 	var lbs []any
 	for _, in := range insts {
 		ep, err := EndpointOf(in.Addr())
 		require.NoError(t, err)
-		lbs = append(lbs, map[string]any{
-			"endpoint": map[string]any{"address": map[string]any{"socket_address": map[string]any{
-				"address": ep.IP, "port_value": ep.Port}}},
-			"metadata": map[string]any{"filter_metadata": map[string]any{
-				"vcap_sticky": map[string]any{"instance_id": in.ID}}},
-		})
+		lb := map[string]any{"endpoint": map[string]any{"address": map[string]any{"socket_address": map[string]any{
+			"address": ep.IP, "port_value": ep.Port}}}}
+		if metadata {
+			lb["metadata"] = map[string]any{"filter_metadata": map[string]any{
+				"vcap_sticky": map[string]any{"instance_id": in.ID}}}
+		}
+		lbs = append(lbs, lb)
 	}
 	doc := map[string]any{
 		"version_info": version,

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 func setup() error {
 	envoyPath = os.Getenv("ENVOY_PATH")
 	if envoyPath == "" {
-		return errors.New("ENVOY_PATH is not set: the e2e tests run a real Envoy 1.40. " +
+		return errors.New("ENVOY_PATH is not set: the e2e tests run a real Envoy (1.36 to 1.40). " +
 			"Run them with `make test` (or `make e2e`), or set ENVOY_PATH to the path `make envoy` prints")
 	}
 	if fi, err := os.Stat(envoyPath); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
@@ -65,5 +65,8 @@ func setup() error {
 		return fmt.Errorf("%s --version: %v: %s", envoyPath, err, out)
 	}
 	envoyVersion = strings.TrimSpace(string(out))
+	if envoyMinor, err = parseEnvoyMinor(envoyVersion); err != nil {
+		return err
+	}
 	return nil
 }

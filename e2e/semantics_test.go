@@ -233,12 +233,16 @@ func TestClusterModeStoppedInstance(t *testing.T) {
 		name   string
 		adjust []func(*Bootstrap)
 		status int
+		needs  *feature
 	}{
-		{"retryOtherHosts", []func(*Bootstrap){retryOtherHosts}, http.StatusServiceUnavailable},
-		{"composite clusters", []func(*Bootstrap){retryOtherHosts, compositeInstanceClusters}, http.StatusOK},
+		{"retryOtherHosts", []func(*Bootstrap){retryOtherHosts}, http.StatusServiceUnavailable, nil},
+		{"composite clusters", []func(*Bootstrap){retryOtherHosts, compositeInstanceClusters}, http.StatusOK, &compositeCluster},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if tc.needs != nil && refusedByOlderEnvoy(t, *tc.needs, ModeCluster, tc.adjust...) {
+				return
+			}
 			f := StartFixture(t, ModeCluster, tc.adjust...)
 			s := f.SessionOn(t, "instance-a")
 			for i := range 10 {

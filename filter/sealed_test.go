@@ -237,11 +237,15 @@ func TestEndpointMetadataIdentity(t *testing.T) {
 			require.Len(t, got, 1)
 			assert.Equal(t, "pod-8", openCookie(t, got[0], appTag).ID)
 
-			// Metadata without the key: no cookie.
+			// Metadata without the key: the host is named by its address.
 			require.NoError(t, h.host.SetProperty([]string{"xds", "upstream_host_metadata"}, metadataBytes("other", "instance_id", "pod-9")))
-			assert.Empty(t, h.request(appHost, "/").respond("10.9.0.9:8080", setCookie("JSESSIONID=s")))
+			got = h.request(appHost, "/").respond("10.9.0.9:8080", setCookie("JSESSIONID=s"))
+			require.Len(t, got, 2)
+			p = openCookie(t, got[0], appTag)
+			assert.Equal(t, "10.9.0.9:8080", p.ID)
+			assert.Equal(t, "10.9.0.9:8080", p.Address.String())
 
-			for name, want := range map[string]uint64{"sticky_hits": 2, "fallbacks": 1, "cookies_set": 1, "cookies_refreshed": 1} {
+			for name, want := range map[string]uint64{"sticky_hits": 2, "fallbacks": 1, "cookies_set": 2, "cookies_refreshed": 1} {
 				assert.Equal(t, want, h.counter("route.shop."+name), name)
 				assert.Equal(t, want, h.counter(name), name)
 			}

@@ -122,21 +122,37 @@ func (e *Engine) served(route *config.Route, up Upstream) *config.Instance {
 	if !route.Dynamic {
 		return route.ByAddress(addr)
 	}
-	// A route without a map: the id from the host's metadata.
-	md, ok := up.Metadata()
-	if !ok {
-		return nil
-	}
-	m := e.cfg.EndpointMetadata
-	id, ok := hostmeta.StringValue(md, m.Namespace, m.Key)
-	if !ok || id == "" || len(id) > token.MaxIDLength {
-		return nil
-	}
+	// A route without a map: any host of the route's cluster is an
+	// instance. It is named by its metadata, if configured and there, else
+	// by its address; the sealed token never shows either to the client.
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil
 	}
-	return &config.Instance{ID: id, Address: ap.String()}
+	in := &config.Instance{Address: ap.String()}
+	in.ID = e.metadataID(up)
+	if in.ID == "" {
+		in.ID = in.Address
+	}
+	return in
+}
+
+// metadataID is the instance id in the upstream host's metadata, or "" if
+// endpoint_metadata is not configured or the host has no usable id.
+func (e *Engine) metadataID(up Upstream) string {
+	m := e.cfg.EndpointMetadata
+	if m == nil {
+		return ""
+	}
+	md, ok := up.Metadata()
+	if !ok {
+		return ""
+	}
+	id, ok := hostmeta.StringValue(md, m.Namespace, m.Key)
+	if !ok || len(id) > token.MaxIDLength {
+		return ""
+	}
+	return id
 }
 
 // issue is the __VCAP_ID__ value for the served instance: its id, or in
