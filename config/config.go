@@ -120,15 +120,16 @@ type Instance struct {
 	PinValue string
 }
 
-// SetPinValue computes PinValue for mode from the instance's address or
-// cluster: the one place a pin value is made.
-func (in *Instance) SetPinValue(mode PinMode) {
+// SetPinValue computes PinValue for mode from the instance's address (as
+// Envoy names its host, see HostAddress) or cluster: the one place a pin
+// value is made.
+func (in *Instance) SetPinValue(mode PinMode, internalListener string) {
 	switch mode {
 	case PinStatefulSession:
-		in.PinValue = base64.StdEncoding.EncodeToString([]byte(in.Address))
+		in.PinValue = base64.StdEncoding.EncodeToString([]byte(HostAddress(in.Address, internalListener)))
 	case PinCluster:
 		in.PinValue = in.Cluster
 	default:
-		in.PinValue = in.Address
+		in.PinValue = HostAddress(in.Address, internalListener)
 	}
 }

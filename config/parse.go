@@ -314,6 +314,17 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 			return nil
 		case "name":
 			return r.setName(f, v)
+		case "internal_listener":
+			if r.InternalListener, err = str(f, v); err != nil {
+				return err
+			}
+			if !routeName(r.InternalListener) {
+				return fail(f, "%q must be 1 to 64 letters, digits, _ or - (an Envoy internal listener name, e.g. connect_originate)", r.InternalListener)
+			}
+			if cfg.PinMode == PinCluster {
+				return fail(f, "has no use in pinning mode cluster, which pins by cluster name (internal upstream addresses are mapped to instances without it)")
+			}
+			return nil
 		}
 		return fail(f, "unknown field")
 	})
@@ -343,7 +354,7 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 		}
 		slab = append(slab, Instance{Index: -1})
 		in := &slab[len(slab)-1]
-		if err = parseInstance(cfg, in, at, iv); err != nil {
+		if err = parseInstance(cfg, in, at, iv, r.InternalListener); err != nil {
 			return false
 		}
 		r.Instances = append(r.Instances, in)
@@ -411,7 +422,7 @@ func (r *Route) add(cfg *Config, in *Instance, at instanceAt, clusters map[strin
 	return nil
 }
 
-func parseInstance(cfg *Config, in *Instance, at instanceAt, v gjson.Result) error {
+func parseInstance(cfg *Config, in *Instance, at instanceAt, v gjson.Result, internalListener string) error {
 	if !v.IsObject() {
 		return fail(at.String(), "must be a JSON object")
 	}
@@ -441,7 +452,7 @@ func parseInstance(cfg *Config, in *Instance, at instanceAt, v gjson.Result) err
 	case cfg.Sealed != nil && len(in.ID) > token.MaxIDLength:
 		return fail(at.member("id"), "%q is longer than %d bytes, the most a sealed token carries", in.ID, token.MaxIDLength)
 	}
-	in.SetPinValue(cfg.PinMode)
+	in.SetPinValue(cfg.PinMode, internalListener)
 	return nil
 }
 

@@ -24,6 +24,10 @@ type Route struct {
 	// is named by the upstream host's metadata (EndpointMetadata) if it has
 	// it, else by its address; the token carries both id and address.
 	Dynamic bool
+	// InternalListener, if set, is the Envoy internal listener the route's
+	// hosts are behind (Istio ambient: connect_originate): pin values name
+	// a host as envoy://<listener>/<ip:port>.
+	InternalListener string
 
 	Instances []*Instance
 	byID      map[string]*Instance
@@ -35,8 +39,9 @@ type Route struct {
 // ByID returns the route's instance with this __VCAP_ID__ value.
 func (r *Route) ByID(id string) *Instance { return r.byID[id] }
 
-// ByAddress returns the route's instance at an upstream "ip:port".
-func (r *Route) ByAddress(addr string) *Instance { return r.byAddress[addr] }
+// ByAddress returns the route's instance at an upstream address: "ip:port",
+// or an internal address whose endpoint id is that "ip:port".
+func (r *Route) ByAddress(addr string) *Instance { return r.byAddress[EndpointAddress(addr)] }
 
 // ByAppInstance returns the instance named by an X-CF-App-Instance value
 // "<app guid>:<index>".

@@ -63,9 +63,10 @@ type Pinning struct {
 
 // PluginRoute is one entry of the plugin config's "routes".
 type PluginRoute struct {
-	Host      string           `json:"host"`
-	Path      string           `json:"path,omitempty"`
-	Instances []PluginInstance `json:"instances"`
+	Host             string           `json:"host"`
+	Path             string           `json:"path,omitempty"`
+	InternalListener string           `json:"internal_listener,omitempty"`
+	Instances        []PluginInstance `json:"instances"`
 }
 
 // PluginInstance is one app instance of a PluginRoute.
@@ -90,6 +91,9 @@ type Bootstrap struct {
 	StatefulSession *StatefulSession // nil: no stateful_session filter
 	Routes          []Route          // in match order
 	Clusters        []Cluster
+	// HBONE adds Istio ambient's upstream path: the internal listener
+	// connect_originate and its cluster, for clusters with HBONE set.
+	HBONE bool
 }
 
 // WasmFilter is the envoy.filters.http.wasm filter running the module.
@@ -126,8 +130,10 @@ type StatefulSession struct {
 type Route struct {
 	Name   string
 	Prefix string // default "/"
-	// HeaderPresent: the route matches only when this request header is present.
+	// HeaderPresent: the route matches only when this request header is
+	// present, and equals HeaderExact if that is set.
 	HeaderPresent string
+	HeaderExact   string
 	// Exactly one of Cluster and ClusterHeader.
 	Cluster       string
 	ClusterHeader string
@@ -155,13 +161,23 @@ type Cluster struct {
 	// StripRequestHeaders are removed by an upstream header_mutation filter,
 	// after the host was chosen (so the app never sees them).
 	StripRequestHeaders []string
+	// HBONE: the endpoints with a Tunnel are reached through the internal
+	// listener connect_originate (Bootstrap.HBONE), as istiod sends ambient
+	// pods: Envoy names such a host envoy://connect_originate/<ip:port>.
+	HBONE bool
 }
 
 // Endpoint is an "ip:port" upstream.
 type Endpoint struct {
 	IP   string
 	Port int
+	// Tunnel, if set, is the "ip:port" of the pod's CONNECT tunnel: the
+	// endpoint is the internal address connect_originate/<ip:port>.
+	Tunnel string
 }
+
+// Addr is the endpoint's "ip:port".
+func (e Endpoint) Addr() string { return net.JoinHostPort(e.IP, strconv.Itoa(e.Port)) }
 
 // EndpointOf parses "ip:port".
 func EndpointOf(addr string) (Endpoint, error) {

@@ -35,24 +35,35 @@ func TestAddressIdentity(t *testing.T) {
 		t.Fatalf("no __VCAP_ID__ in %q", lines)
 		return ""
 	}
-	for mode, pinOf := range map[string]func(addr string) string{
-		"override_host":    func(a string) string { return a },
-		"stateful_session": func(a string) string { return base64.StdEncoding.EncodeToString([]byte(a)) },
+	// How Envoy names the host at ip:port: plainly, or as Istio ambient's
+	// internal address (envoy://<listener>/<endpoint id>).
+	plainHost := func(a string) string { return a }
+	ambientHost := func(a string) string { return "envoy://connect_originate/" + a }
+	for _, tc := range []struct {
+		mode, route string
+		host        func(string) string
+		pinOf       func(host string) string
+	}{
+		{"override_host", `{"host":"shop.example"}`, plainHost, plainHost},
+		{"stateful_session", `{"host":"shop.example"}`, plainHost, func(h string) string { return base64.StdEncoding.EncodeToString([]byte(h)) }},
+		{"override_host", `{"host":"shop.example","internal_listener":"connect_originate"}`, ambientHost, plainHost},
+		{"stateful_session", `{"host":"shop.example","internal_listener":"connect_originate"}`, ambientHost, func(h string) string { return base64.StdEncoding.EncodeToString([]byte(h)) }},
 	} {
-		t.Run(mode, func(t *testing.T) {
+		mode, pinOf := tc.mode, func(addr string) string { return tc.pinOf(tc.host(addr)) }
+		t.Run(mode+" "+tc.host("ip:port"), func(t *testing.T) {
 			cfg, err := config.Parse([]byte(`{"sealed":{"keys_env":"` + keysEnv + `"},"pinning":{"mode":"` + mode + `"},` +
-				`"routes":[{"host":"shop.example"}]}`))
+				`"routes":[` + tc.route + `]}`))
 			require.NoError(t, err)
 			e := New(cfg)
 			clk := fixedClock(fixedNow)
-			x := &exchange{up: upstream{addr: "10.1.2.3:8080"}}
+			x := &exchange{up: upstream{addr: tc.host("10.1.2.3:8080")}}
 			req := [][2]string{{":authority", "shop.example"}, {":path", "/"}}
 
 			res := x.run(e, req, [][2]string{{"set-cookie", "JSESSIONID=s1; Path=/"}}, clk)
 			v := vcapID(t, res.SetCookies)
 			p, err := ring.Open(v, tag, fixedNow)
 			require.NoError(t, err)
-			assert.Equal(t, "10.1.2.3:8080", p.ID, "the address is the id")
+			assert.Equal(t, "10.1.2.3:8080", p.ID, "the address (an internal address's endpoint id) is the id")
 			assert.Equal(t, netip.MustParseAddrPort("10.1.2.3:8080"), p.Address)
 
 			sticky := append(req, [2]string{"cookie", "JSESSIONID=s1; __VCAP_ID__=" + v})
@@ -64,7 +75,7 @@ func TestAddressIdentity(t *testing.T) {
 
 			// A rollout: the pinned pod is gone and Envoy's override policy
 			// balanced the request to a new one.
-			x.up.addr = "10.1.9.9:8080"
+			x.up.addr = tc.host("10.1.9.9:8080")
 			res = x.run(e, sticky, nil, clk)
 			p, err = ring.Open(vcapID(t, res.SetCookies), tag, fixedNow)
 			require.NoError(t, err)

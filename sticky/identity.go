@@ -36,7 +36,7 @@ func (e *Engine) resolve(d *Decision, value string, clk Clock) (inst *config.Ins
 	}
 	// No map: the token is the whole truth about the instance.
 	in := &config.Instance{ID: p.ID, Address: p.Address.String()}
-	in.SetPinValue(e.cfg.PinMode)
+	in.SetPinValue(e.cfg.PinMode, d.Route.InternalListener)
 	return in, true
 }
 
@@ -125,7 +125,7 @@ func (e *Engine) served(route *config.Route, up Upstream) *config.Instance {
 	// A route without a map: any host of the route's cluster is an
 	// instance. It is named by its metadata, if configured and there, else
 	// by its address; the sealed token never shows either to the client.
-	ap, err := netip.ParseAddrPort(addr)
+	ap, err := netip.ParseAddrPort(config.EndpointAddress(addr))
 	if err != nil {
 		return nil
 	}

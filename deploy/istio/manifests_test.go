@@ -197,6 +197,16 @@ func find(objs []*Object, kind string) []*Object {
 	return out
 }
 
+// loadSetup loads one setup's manifests, which hold exactly one WasmPlugin,
+// checked with checkWasmPlugin.
+func loadSetup(t *testing.T, dir string) ([]*Object, *istiodValues, *Object, *extensions.WasmPlugin) {
+	t.Helper()
+	objs, values := loadDir(t, dir)
+	plugins := find(objs, "WasmPlugin")
+	require.Len(t, plugins, 1)
+	return objs, values, plugins[0], checkWasmPlugin(t, plugins[0])
+}
+
 // checkWasmPlugin checks what every WasmPlugin here must choose explicitly.
 func checkWasmPlugin(t *testing.T, o *Object) *extensions.WasmPlugin {
 	t.Helper()
@@ -215,17 +225,35 @@ func checkWasmPlugin(t *testing.T, o *Object) *extensions.WasmPlugin {
 	return wp
 }
 
+// testKeys stands for the gateway proxy's VCAP_STICKY_KEYS (a Secret in the
+// Deployment's environment), which the sealed pluginConfig needs to parse.
+const testKeys = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
+func TestMain(m *testing.M) {
+	os.Setenv("VCAP_STICKY_KEYS", testKeys)
+	os.Exit(m.Run())
+}
+
 // The ingress-gateway setup: WasmPlugin by selector, stateful_session mode,
-// the Service label naming the same header, istiod's feature flag.
+// sealed tokens and a route without instances (pods named by address), the
+// keys from the proxy's environment, the Service label naming the same
+// header, istiod's feature flag.
 func TestGatewayManifests(t *testing.T) {
-	objs, values := loadDir(t, "gateway")
-	plugins := find(objs, "WasmPlugin")
-	require.Len(t, plugins, 1)
-	p := plugins[0]
-	wp := checkWasmPlugin(t, p)
+	objs, values, p, wp := loadSetup(t, "gateway")
 	assert.Equal(t, "ingressgateway", wp.GetSelector().GetMatchLabels()["istio"], "selects the ingress gateway")
 	assert.Empty(t, wp.TargetRefs)
 	assert.Equal(t, config.PinStatefulSession, p.Plugin.PinMode)
+
+	require.NotNil(t, p.Plugin.Sealed, "sealed tokens by default")
+	var keysFromHost bool
+	for _, e := range wp.GetVmConfig().GetEnv() {
+		keysFromHost = keysFromHost || e.Name == p.Plugin.Sealed.KeysEnv && e.ValueFrom == extensions.EnvValueSource_HOST
+	}
+	assert.True(t, keysFromHost, "vmConfig.env passes %s from the proxy's environment", p.Plugin.Sealed.KeysEnv)
+	for _, r := range p.Plugin.Routes.All() {
+		assert.True(t, r.Dynamic, "route %s: no instance list to keep in step with the pods", r.Name)
+		assert.Empty(t, r.Instances)
+	}
 
 	svcs := find(objs, "Service")
 	require.Len(t, svcs, 1)
@@ -244,6 +272,8 @@ func TestGatewayManifests(t *testing.T) {
 	}
 	svcHost := svcs[0].Meta.Name + "." + svcs[0].Meta.Namespace + ".svc.cluster.local"
 	assert.Equal(t, svcHost, vs.Http[0].Route[0].Destination.Host)
+	assert.Contains(t, vs.Http[0].GetHeaders().GetRequest().GetRemove(), p.Plugin.PinHeader,
+		"the route removes the pin header before the app (after stateful_session read it)")
 	t.Logf("gateway pluginConfig as istiod hands it to the filter: %s", p.PluginJSON)
 }
 
@@ -251,11 +281,7 @@ func TestGatewayManifests(t *testing.T) {
 // each instance's cluster value routed by the VirtualService to a subset of
 // the DestinationRule, the pin header removed on the way.
 func TestWaypointManifests(t *testing.T) {
-	objs, _ := loadDir(t, "waypoint")
-	plugins := find(objs, "WasmPlugin")
-	require.Len(t, plugins, 1)
-	p := plugins[0]
-	wp := checkWasmPlugin(t, p)
+	objs, _, p, wp := loadSetup(t, "waypoint")
 	require.Len(t, wp.TargetRefs, 1)
 	svcs := find(objs, "Service")
 	require.Len(t, svcs, 1)
@@ -293,16 +319,37 @@ func TestWaypointManifests(t *testing.T) {
 	assert.Equal(t, n, len(routed), "one pinned route per instance")
 }
 
+// The alternative to the gateway's WasmPlugin: a static instance map with
+// gorouter's plain ids, for the same gateway and Service.
+func TestStaticMapManifest(t *testing.T) {
+	_, _, p, wp := loadSetup(t, "static-map")
+	assert.Equal(t, "ingressgateway", wp.GetSelector().GetMatchLabels()["istio"])
+	assert.Nil(t, p.Plugin.Sealed, "plain ids")
+	for _, r := range p.Plugin.Routes.All() {
+		assert.NotEmpty(t, r.Instances, "route %s lists its pods", r.Name)
+	}
+	_, _, gw, _ := loadSetup(t, "gateway")
+	assert.Equal(t, gw.Plugin.PinHeader, p.Plugin.PinHeader, "the gateway's Service label fits both")
+}
+
 // Broken manifests are rejected, each for its own reason.
 func TestBrokenManifestsRejected(t *testing.T) {
-	good, err := os.ReadFile(filepath.Join("gateway", "wasmplugin.yaml"))
-	require.NoError(t, err)
-	_, err = Decode("good", good)
-	require.NoError(t, err, "the starting point decodes")
-	edit := func(old, new string) []byte {
-		require.Contains(t, string(good), old)
-		return []byte(strings.Replace(string(good), old, new, 1))
+	read := func(path string) []byte {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		_, err = Decode(path, b)
+		require.NoError(t, err, "the starting point decodes")
+		return b
 	}
+	staticMap, sealed := read(filepath.Join("static-map", "wasmplugin.yaml")), read(filepath.Join("gateway", "wasmplugin.yaml"))
+	good := staticMap
+	editOf := func(doc []byte) func(old, new string) []byte {
+		return func(old, new string) []byte {
+			require.Contains(t, string(doc), old)
+			return []byte(strings.Replace(string(doc), old, new, 1))
+		}
+	}
+	edit, editSealed := editOf(good), editOf(sealed)
 	cases := []struct {
 		name, wantErr string
 		doc           []byte
@@ -315,6 +362,9 @@ func TestBrokenManifestsRejected(t *testing.T) {
 		{"wrong apiVersion", "unexpected kind", edit("extensions.istio.io/v1alpha1", "extensions.istio.io/v1")},
 		{"pluginConfig the filter refuses", "routes[0].instances[1].address", edit("address: 10.1.0.12:8080", "address: 10.1.0.12")},
 		{"pluginConfig unknown field", "pinning.headers", edit("header: x-vcap-sticky-upstream", "headers: x-vcap-sticky-upstream")},
+		{"sealed keys the proxy lacks", "VCAP_STICKY_ELSEWHERE is not set", editSealed("keys_env: VCAP_STICKY_KEYS", "keys_env: VCAP_STICKY_ELSEWHERE")},
+		{"no instances unsealed", "only a sealed route may leave them out", editSealed("    sealed:\n      keys_env: VCAP_STICKY_KEYS\n", "")},
+		{"unknown vmConfig env source", "unknown value", editSealed("valueFrom: HOST", "valueFrom: SECRET")},
 		{"Service unknown field", "unknown field", []byte("apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: b}\nspec:\n  selectors: {app: a}\n")},
 	}
 	for _, c := range cases {

@@ -1,0 +1,35 @@
+package config
+
+import "strings"
+
+// Envoy names an upstream host by its address: "ip:port" for a socket
+// address, "envoy://<listener>/<endpoint id>" for an EnvoyInternalAddress
+// (how Istio's ambient mode reaches pods over HBONE: the listener is
+// connect_originate and the endpoint id the pod's ip:port). upstream.address,
+// the override_host policy and the stateful_session header all use that
+// string.
+
+const internalScheme = "envoy://"
+
+// HostAddress is the address Envoy names the host of an instance at addr
+// by, on a route whose hosts are behind internalListener ("" for none).
+func HostAddress(addr, internalListener string) string {
+	if internalListener == "" {
+		return addr
+	}
+	return internalScheme + internalListener + "/" + addr
+}
+
+// EndpointAddress is the instance address in a host address: the endpoint
+// id of an internal address, else the address itself. It does not allocate.
+func EndpointAddress(hostAddress string) string {
+	rest, ok := strings.CutPrefix(hostAddress, internalScheme)
+	if !ok {
+		return hostAddress
+	}
+	// The endpoint id is an ip:port, which holds no "/"; a listener name may.
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+		return rest[i+1:]
+	}
+	return hostAddress
+}
