@@ -13,7 +13,7 @@ UNIT_PKGS    = $(shell go list ./... | grep -v -e '/e2e$$' -e '^github.com/vcap-
 .PHONY: help build envoy test unit e2e run clean image
 
 help: ## list the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/\$$\$$/$$/g' | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/\$$\$$/$$/g' | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 build: $(WASM) ## build the filter module (standard Go, WASI reactor) into build/
 
@@ -49,9 +49,20 @@ image: $(WASM) ## the Wasm OCI image (compat variant) in build/image and build/v
 		VCAP_STICKY_IMAGE_ARCHIVE="$(CURDIR)/$(IMAGE_ARCHIVE)" \
 		go test -count=1 -run '^TestBuiltImage$$' ./cmd/wasm-image/
 
-unit: ## native unit tests (proxytest), no Envoy needed
+# deploy/envoy-gateway is a Go module of its own (Envoy Gateway's API types
+# and translator stay out of the filter's module).
+EG_MODULE := deploy/envoy-gateway
+unit: ## native unit tests (proxytest), no Envoy needed; the Envoy Gateway manifests' module too
 	go vet ./...
 	go test -count=1 $(UNIT_PKGS)
+	cd $(EG_MODULE) && go vet ./... && go test -count=1 ./...
+
+# Envoy Gateway's translator (egctl, built once with `go tool`, then cached)
+# on the manifests: deploy/envoy-gateway/testdata/xds.yaml, which the e2e test
+# TestEnvoyGatewayConfig runs. `make unit` fails when it is out of date.
+.PHONY: envoy-gateway-xds
+envoy-gateway-xds: ## regenerate deploy/envoy-gateway/testdata/xds.yaml with Envoy Gateway's translator (~10 min the first time)
+	scripts/envoy-gateway-xds.sh
 
 # Go native fuzzing (cookie, config, filter): each FuzzXxx target in turn, as
 # `go test -fuzz` takes one target per run. `make test` runs the short form.
@@ -82,7 +93,7 @@ e2e: build envoy ## the built module's ABI check and the e2e tests against Envoy
 # tokens with and without an instance map, ECDS and fail strategies, the
 # hostile table. `make test-matrix` runs everything on every minor.
 ENVOY_OLDEST := 1.36.4
-E2E_OLDEST   := ^(TestBootstrapValidates|TestSessionCookieGetsVCAPID|TestClientPinHeaderIgnored|TestPinningModesPin|TestFallbackRefreshesCookie|TestClusterModeStoppedInstance|TestStrictMode|TestSealedReplicas|TestRolloutWithoutInstanceMap|TestAmbientHBONE|TestECDSLiveConfigUpdate|TestFailStrategy|TestHostileTraffic)$$
+E2E_OLDEST   := ^(TestBootstrapValidates|TestSessionCookieGetsVCAPID|TestClientPinHeaderIgnored|TestPinningModesPin|TestFallbackRefreshesCookie|TestClusterModeStoppedInstance|TestStrictMode|TestSealedReplicas|TestRolloutWithoutInstanceMap|TestAmbientHBONE|TestEnvoyGatewayConfig|TestECDSLiveConfigUpdate|TestFailStrategy|TestHostileTraffic)$$
 .PHONY: e2e-oldest test-matrix
 e2e-oldest: build ## the e2e subset on the oldest tested Envoy, 1.36: part of `make test`
 	bin="$$(env -u ENVOY_PATH ENVOY_VERSION=$(ENVOY_OLDEST) scripts/envoy.sh)"; \

@@ -37,6 +37,9 @@ type EnvoyOptions struct {
 	// ProbePath is requested through the listener once the admin endpoint says
 	// LIVE; any HTTP answer counts. Default "/__e2e_probe"; "-" skips the probe.
 	ProbePath string
+	// ListenerName is the listener the tests send requests to; default
+	// "ingress" (the harness's bootstraps).
+	ListenerName string
 }
 
 const (
@@ -202,8 +205,11 @@ func (e *Envoy) awaitReady(adminAddressPath string, o EnvoyOptions) error {
 		return err
 	}
 
-	if err := wait("the ingress listener's port", func() error {
-		addr, err := e.listenerAddr("ingress")
+	if o.ListenerName == "" {
+		o.ListenerName = "ingress"
+	}
+	if err := wait("the "+o.ListenerName+" listener's port", func() error {
+		addr, err := e.listenerAddr(o.ListenerName)
 		e.ListenerAddr = addr
 		return err
 	}); err != nil {

@@ -37,6 +37,9 @@ type Fixture struct {
 	Instances []*upstream.Instance
 	Bootstrap Bootstrap
 	Client    *http.Client // keep-alive client without a cookie jar
+	// Host, if set, is every request's Host (a configuration whose virtual
+	// host names the app); otherwise the listener's address.
+	Host string
 }
 
 // StartFixture starts DefaultIDs instances and Envoy configured by
@@ -80,6 +83,9 @@ func (f *Fixture) Instance(t testing.TB, id string) *upstream.Instance {
 // Get sends GET pathAndQuery through Envoy with the fixture's client.
 func (f *Fixture) Get(t testing.TB, pathAndQuery string, header http.Header) *Reply {
 	t.Helper()
+	if f.Host != "" {
+		return f.GetHost(t, f.Host, pathAndQuery, header)
+	}
 	return Do(t, f.Client, http.MethodGet, f.Envoy.URL(pathAndQuery), header)
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vcap-sticky/vcap-sticky/config"
+	"github.com/vcap-sticky/vcap-sticky/internal/manifest"
 )
 
 // Object is one decoded manifest document.
@@ -143,17 +143,6 @@ func Decode(source string, doc []byte) (*Object, error) {
 	return o, nil
 }
 
-// splitDocs splits a YAML stream at "---" lines.
-func splitDocs(data []byte) [][]byte {
-	var docs [][]byte
-	for _, d := range regexp.MustCompile(`(?m)^---[ \t]*$`).Split(string(data), -1) {
-		if strings.TrimSpace(regexp.MustCompile(`(?m)^\s*#.*$`).ReplaceAllString(d, "")) != "" {
-			docs = append(docs, []byte(d))
-		}
-	}
-	return docs
-}
-
 // istiodValues is the part of the istiod Helm chart's values the manifests set.
 type istiodValues struct {
 	Pilot struct {
@@ -178,7 +167,7 @@ func loadDir(t *testing.T, dir string) ([]*Object, *istiodValues) {
 			require.NoError(t, yaml.UnmarshalStrict(data, values), f)
 			continue
 		}
-		for i, doc := range splitDocs(data) {
+		for i, doc := range manifest.SplitDocs(data) {
 			o, err := Decode(fmt.Sprintf("%s#%d", f, i), doc)
 			require.NoError(t, err)
 			objs = append(objs, o)
