@@ -251,5 +251,7 @@ func TestEnvoyGatewayConfig(t *testing.T) {
 		assert.True(t, ok && v > 0, "%s = %d", FilterStat(name), v)
 	}
 	assert.Zero(t, f.Envoy.FilterCounter(t, "panics"))
-	assert.Contains(t, fmt.Sprint(f.Envoy.LogLines(`vcap-sticky: configured`)), "override_host", "the plugin started in override_host mode")
+	started := fmt.Sprint(f.Envoy.LogLines(`vcap-sticky: configured`))
+	assert.Contains(t, started, "override_host", "the plugin started in override_host mode")
+	assert.Regexp(t, `\(build (v\d+\.\d+\.\d+\S*|[0-9a-f]{12}(\+dirty)?)\)`, started, "the start log names the build")
 }

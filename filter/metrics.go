@@ -166,6 +166,18 @@ func (m *metrics) unbatch() {
 // that changed since the last flush.
 func (m *metrics) flush() {
 	for _, c := range m.perRequest {
-		c.flush()
+		m.flushCounter(c)
 	}
+}
+
+// flushCounter flushes c. A host call that fails panics in the SDK: that
+// counter loses its batch, the panic is counted, and the flush goes on, so
+// one broken counter never stops the others.
+func (m *metrics) flushCounter(c *counter) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.recovered("OnTick", r)
+		}
+	}()
+	c.flush()
 }

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -148,4 +149,46 @@ func TestPanicInPluginStartFailsTheStart(t *testing.T) {
 	assert.Equal(t, uint64(1), n)
 
 	// Envoy creates no HTTP context for a plugin that failed to start.
+}
+
+// A counter whose host call fails loses its own batch but does not stop the
+// others: with the broken counter at each position of the flush order, every
+// other counter's batch reaches Envoy on the tick, and the panic is counted.
+func TestBrokenCounterDoesNotStopTheOthers(t *testing.T) {
+	var n int
+	t.Run("flush order", func(t *testing.T) { // one host emulator at a time
+		_, plugin := newPanicHarness(t, "")
+		n = len(plugin.metrics.perRequest)
+	})
+	require.Greater(t, n, 2)
+	for pos := range n {
+		t.Run(fmt.Sprint(pos), func(t *testing.T) {
+			h, plugin := newPanicHarness(t, "")
+			m := plugin.metrics
+			names := map[*counter]string{}
+			for ev, c := range m.events {
+				if c != nil {
+					names[c] = eventNames[ev]
+				}
+			}
+			require.Len(t, names, n, "without route_metrics the flush order is the global counters")
+			broken := m.perRequest[pos]
+			broken.metric = undefinedCounter
+			for _, c := range m.perRequest {
+				c.pending = 2
+			}
+			h.host.Tick()
+			for _, c := range m.perRequest {
+				if c == broken {
+					continue
+				}
+				v, err := h.host.GetCounterMetric(metricPrefix + names[c])
+				require.NoError(t, err)
+				assert.Equal(t, uint64(2), v, "%s, with %s broken", names[c], names[broken])
+			}
+			v, err := h.host.GetCounterMetric(metricPrefix + "panics")
+			require.NoError(t, err)
+			assert.Equal(t, uint64(1), v, "the broken counter's panic is counted")
+		})
+	}
 }

@@ -3,6 +3,7 @@
 package filter
 
 import (
+	"runtime/debug"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -69,8 +70,8 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 		}
 	}
 	p.engine = sticky.New(cfg)
-	proxywasm.LogInfof("vcap-sticky: configured %d routes, pinning mode %s via header %s",
-		len(cfg.Routes.All()), cfg.PinMode, cfg.PinHeader)
+	proxywasm.LogInfof("vcap-sticky: configured %d routes, pinning mode %s via header %s (build %s)",
+		len(cfg.Routes.All()), cfg.PinMode, cfg.PinHeader, buildVersion(debug.ReadBuildInfo()))
 	if s := cfg.Sealed; s != nil {
 		// The keys' source only: never the keys.
 		proxywasm.LogInfof("vcap-sticky: sealed tokens, keys from environment variable %s, lifetime %s",

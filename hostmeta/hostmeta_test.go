@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -186,14 +187,58 @@ func FuzzWellFormed(f *testing.F) {
 	})
 }
 
-// hasGroup reports whether any level of b may hold a group field (wire type
-// 3 or 4), which the reader refuses and the protobuf library skips. A rough
-// check: any byte with low bits 3 or 4 could be such a tag.
-func hasGroup(b []byte) bool {
-	for _, c := range b {
-		if t := c & 7; t == 3 || t == 4 {
+// hasGroup reports whether a group field (wire type 3 or 4), which the
+// reader refuses and the protobuf library skips, appears in a message the
+// reader walks: the Metadata, its filter_metadata entries, their Structs,
+// the Structs' field entries and their Values. It parses the wire format
+// (protowire), so a byte that merely looks like a group tag inside a string
+// does not count and completeness is checked on nearly every input.
+func hasGroup(b []byte) bool { return groupIn(b, 0) }
+
+// walkedField is, per level, the field the reader descends into:
+// Metadata.filter_metadata (1), entry value (2), Struct.fields (1), entry
+// value (2). Level 4 is the Value, a leaf.
+var walkedField = [...]protowire.Number{1, 2, 1, 2}
+
+func groupIn(b []byte, level int) bool {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false // malformed: the library refuses it too
+		}
+		b = b[n:]
+		if typ == protowire.StartGroupType || typ == protowire.EndGroupType {
 			return true
 		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return false
+		}
+		if typ == protowire.BytesType && level < len(walkedField) && num == walkedField[level] {
+			if v, _ := protowire.ConsumeBytes(b); groupIn(v, level+1) {
+				return true
+			}
+		}
+		b = b[m:]
 	}
 	return false
+}
+
+// hasGroup sees group fields by parsing, not by looking at bytes: a value
+// full of bytes whose low bits are 3 or 4 has none, a real group tag at a
+// level the reader walks is one.
+func TestHasGroup(t *testing.T) {
+	plain := marshalMetadata(t, map[string]map[string]any{"vcap_sticky": {"instance_id": "\x0b\x0c\x13\x14cdkl"}})
+	assert.False(t, hasGroup(plain), "group-like bytes inside a string")
+	group := protowire.AppendTag(nil, 9, protowire.StartGroupType)
+	group = protowire.AppendTag(group, 9, protowire.EndGroupType)
+	assert.True(t, hasGroup(append(append([]byte{}, plain...), group...)), "a group in the Metadata")
+	entry := protowire.AppendTag(nil, 1, protowire.BytesType)
+	entry = protowire.AppendString(entry, "ns")
+	entry = append(entry, group...)
+	md := protowire.AppendTag(nil, 1, protowire.BytesType)
+	md = protowire.AppendBytes(md, entry)
+	assert.True(t, hasGroup(md), "a group in a filter_metadata entry")
+	_, ok := StringValue(md, "ns", "k")
+	assert.False(t, ok)
 }
