@@ -96,7 +96,7 @@ e2e: build envoy ## the built module's ABI check and the e2e tests against Envoy
 # tokens with and without an instance map, ECDS and fail strategies, the
 # hostile table. `make test-matrix` runs everything on every minor.
 ENVOY_OLDEST := 1.36.4
-E2E_OLDEST   := ^(TestBootstrapValidates|TestSessionCookieGetsVCAPID|TestClientPinHeaderIgnored|TestPinningModesPin|TestFallbackRefreshesCookie|TestClusterModeStoppedInstance|TestStrictMode|TestSealedReplicas|TestRolloutWithoutInstanceMap|TestAmbientHBONE|TestEnvoyGatewayConfig|TestECDSLiveConfigUpdate|TestFailStrategy|TestHostileTraffic)$$
+E2E_OLDEST   := ^(TestBootstrapValidates|TestSessionCookieGetsVCAPID|TestClientPinHeaderIgnored|TestPinningModesPin|TestFallbackRefreshesCookie|TestClusterModeStoppedInstance|TestStrictMode|TestSealedReplicas|TestRolloutWithoutInstanceMap|TestAmbientHBONE|TestEnvoyGatewayConfig|TestDrainingInstanceKeepsItsSessions|TestShippedEnvoyYAMLValidates|TestECDSLiveConfigUpdate|TestFailStrategy|TestHostileTraffic)$$
 .PHONY: e2e-oldest test-matrix
 e2e-oldest: build ## the e2e subset on the oldest tested Envoy, 1.36: part of `make test`
 	bin="$$(env -u ENVOY_PATH ENVOY_VERSION=$(ENVOY_OLDEST) scripts/envoy.sh)"; \

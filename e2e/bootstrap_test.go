@@ -161,6 +161,9 @@ type Cluster struct {
 	// StripRequestHeaders are removed by an upstream header_mutation filter,
 	// after the host was chosen (so the app never sees them).
 	StripRequestHeaders []string
+	// OverrideHostStatuses: common_lb_config.override_host_status, the host
+	// health statuses a pin (override_host or stateful_session) may select.
+	OverrideHostStatuses []string
 	// HBONE: the endpoints with a Tunnel are reached through the internal
 	// listener connect_originate (Bootstrap.HBONE), as istiod sends ambient
 	// pods: Envoy names such a host envoy://connect_originate/<ip:port>.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -40,4 +41,15 @@ func TestBootstrapValidates(t *testing.T) {
 			assert.True(t, strings.Contains(out, "OK"), "validate output: %s", out)
 		})
 	}
+}
+
+// The example users start from (envoy.yaml at the top, run by `make run`)
+// is a configuration this Envoy accepts, module and plugin config included.
+func TestShippedEnvoyYAMLValidates(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(envoyPath, "--mode", "validate", "-c", "envoy.yaml", "--disable-hot-restart", "--log-level", "warn")
+	cmd.Dir = ".." // its module path is relative to the repository root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "envoy --mode validate -c envoy.yaml:\n%s", out)
+	assert.Contains(t, string(out), "OK")
 }

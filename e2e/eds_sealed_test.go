@@ -28,17 +28,24 @@ import (
 // rename), each with filter_metadata.vcap_sticky.instance_id = its id.
 func WriteEDS(t testing.TB, path, cluster, version string, insts ...*upstream.Instance) {
 	t.Helper()
-	writeEDS(t, path, cluster, version, true, insts)
+	writeEDS(t, path, cluster, version, true, nil, insts)
 }
 
 // WriteEDSAddresses writes endpoints with addresses only, as Istio and Envoy
 // Gateway send a Service's pods.
 func WriteEDSAddresses(t testing.TB, path, cluster, version string, insts ...*upstream.Instance) {
 	t.Helper()
-	writeEDS(t, path, cluster, version, false, insts)
+	writeEDS(t, path, cluster, version, false, nil, insts)
 }
 
-func writeEDS(t testing.TB, path, cluster, version string, metadata bool, insts []*upstream.Instance) {
+// WriteEDSHealth writes endpoints with addresses and, for the instances in
+// health (by id), that EDS health status ("DRAINING", ...).
+func WriteEDSHealth(t testing.TB, path, cluster, version string, health map[string]string, insts ...*upstream.Instance) {
+	t.Helper()
+	writeEDS(t, path, cluster, version, false, health, insts)
+}
+
+func writeEDS(t testing.TB, path, cluster, version string, metadata bool, health map[string]string, insts []*upstream.Instance) {
 	t.Helper()
 	var lbs []any
 	for _, in := range insts {
@@ -49,6 +56,9 @@ func writeEDS(t testing.TB, path, cluster, version string, metadata bool, insts 
 		if metadata {
 			lb["metadata"] = map[string]any{"filter_metadata": map[string]any{
 				"vcap_sticky": map[string]any{"instance_id": in.ID}}}
+		}
+		if s, ok := health[in.ID]; ok {
+			lb["health_status"] = s
 		}
 		lbs = append(lbs, lb)
 	}
