@@ -1,9 +1,9 @@
 package istio
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +21,7 @@ import (
 	clientnetworking "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vcap-sticky/vcap-sticky/config"
@@ -68,15 +69,14 @@ var istioKinds = map[string]struct {
 
 // strictJSON decodes data into v, failing on fields v does not have.
 func strictJSON(data []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
+	// As the API server decodes: field names case-sensitive (encoding/json
+	// would take "selectOr" for "selector"), unknown and duplicate fields
+	// are errors.
+	strict, err := kjson.UnmarshalStrict(data, v)
+	if err != nil {
 		return err
 	}
-	if d.More() {
-		return fmt.Errorf("trailing data after the object")
-	}
-	return nil
+	return errors.Join(strict...)
 }
 
 // Decode decodes one YAML document strictly: duplicate keys, unknown fields
@@ -355,6 +355,7 @@ func TestBrokenManifestsRejected(t *testing.T) {
 		{"no instances unsealed", "only a sealed route may leave them out", editSealed("    sealed:\n      keys_env: VCAP_STICKY_KEYS\n", "")},
 		{"unknown vmConfig env source", "unknown value", editSealed("valueFrom: HOST", "valueFrom: SECRET")},
 		{"Service unknown field", "unknown field", []byte("apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: b}\nspec:\n  selectors: {app: a}\n")},
+		{"Service field in the wrong case", "unknown field", []byte("apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: b}\nspec:\n  Selector: {app: a}\n")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
