@@ -6,7 +6,7 @@ SHELL := bash
 WASM        := build/vcap-sticky.wasm
 # Everything the wasm module is built from; a change rebuilds it.
 WASM_INPUTS := $(shell find main.go filter sticky config cookie token hostmeta sdkabi -name '*.go' -not -name '*_test.go' 2>/dev/null) \
-               sdkabi/prepare.sh go.mod go.sum
+               sdkabi/prepare.sh go.mod go.sum build/version
 # Packages whose tests need neither the module nor Envoy.
 UNIT_PKGS    = $(shell go list ./... | grep -v -e '/e2e$$' -e '^github.com/vcap-sticky/vcap-sticky$$')
 
@@ -20,16 +20,22 @@ build: $(WASM) ## build the filter module (standard Go, WASI reactor) into build
 # The filter works on headers alone: export no per-stream callback it does not
 # use, so Envoy makes no call into the VM for them (sdkabi/callbacks_stream.go).
 WASM_TAGS := -tags sdkabi_headers_only
-# Stamp the git revision into the module (its start log names it); with
-# -modfile the default "auto" leaves it out. Outside a git checkout: none.
-BUILDVCS := -buildvcs=$(shell git rev-parse --is-inside-work-tree >/dev/null 2>&1 && echo true || echo false)
+# The build's name in the plugin's start log (filter.version), set at link
+# time: the git description of the checkout, "unknown" outside one.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+LDFLAGS  := -ldflags "-X github.com/vcap-sticky/vcap-sticky/filter.version=$(VERSION)"
+# build/version changes with VERSION, so a new commit relinks the module and
+# its log never names an older build.
+build/version: FORCE
+	@mkdir -p build; [ "$$(cat $@ 2>/dev/null)" = '$(VERSION)' ] || echo '$(VERSION)' >$@
+.PHONY: FORCE
 
 # The SDK only binds the proxy-wasm ABI under TinyGo: sdkabi/prepare.sh makes a
 # build-time copy of the pinned SDK with our standard-Go binding, and a go.mod
 # (build/go.mod) that points the SDK at it. See sdkabi/README.md.
 $(WASM): $(WASM_INPUTS)
 	sdkabi/prepare.sh build
-	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) $(BUILDVCS) -buildmode=c-shared -trimpath -o $@ .
+	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) $(LDFLAGS) -buildmode=c-shared -trimpath -o $@ .
 	@ls -l $@ | awk '{print "built " $$NF ", " $$5 " bytes"}'
 
 # The Envoy the e2e tests run: ENVOY_VERSION (default 1.40.0) from its pinned,
@@ -117,7 +123,7 @@ run: build envoy ## demo: three app instances behind Envoy with the filter, on 1
 # the filter, with the build-time SDK copy the $(WASM) rule prepares.
 EMPTY_WASM := build/emptyfilter.wasm
 $(EMPTY_WASM): cmd/bench/emptyfilter/main.go $(WASM)
-	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) $(BUILDVCS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/emptyfilter
+	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/emptyfilter
 
 bench: build envoy $(EMPTY_WASM) ## benchmark vs Envoy alone and native sticky sessions (~10 min; BENCH_FLAGS=...): BENCHMARKS.md
 	@command -v wrk >/dev/null || { echo "bench: installing wrk (Debian package)"; \

@@ -3,7 +3,6 @@
 package filter
 
 import (
-	"runtime/debug"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -71,7 +70,7 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	}
 	p.engine = sticky.New(cfg)
 	proxywasm.LogInfof("vcap-sticky: configured %d routes, pinning mode %s via header %s (build %s)",
-		len(cfg.Routes.All()), cfg.PinMode, cfg.PinHeader, buildVersion(debug.ReadBuildInfo()))
+		len(cfg.Routes.All()), cfg.PinMode, cfg.PinHeader, version)
 	if s := cfg.Sealed; s != nil {
 		// The keys' source only: never the keys.
 		proxywasm.LogInfof("vcap-sticky: sealed tokens, keys from environment variable %s, lifetime %s",
