@@ -101,7 +101,7 @@ e2e: build envoy ## the built module's ABI check and the e2e tests against Envoy
 # (and cluster mode's composite fallback, refused there as documented), sealed
 # tokens with and without an instance map, ECDS and fail strategies, the
 # hostile table. `make test-matrix` runs everything on every minor.
-ENVOY_OLDEST := 1.36.4
+ENVOY_OLDEST := $(firstword $(shell scripts/envoy.sh --versions))
 E2E_OLDEST   := ^(TestBootstrapValidates|TestSessionCookieGetsVCAPID|TestClientPinHeaderIgnored|TestPinningModesPin|TestFallbackRefreshesCookie|TestClusterModeStoppedInstance|TestStrictMode|TestSealedReplicas|TestRolloutWithoutInstanceMap|TestAmbientHBONE|TestEnvoyGatewayConfig|TestDrainingInstanceKeepsItsSessions|TestShippedEnvoyYAMLValidates|TestECDSLiveConfigUpdate|TestFailStrategy|TestHostileTraffic)$$
 .PHONY: e2e-oldest test-matrix
 e2e-oldest: build ## the e2e subset on the oldest tested Envoy, 1.36: part of `make test`

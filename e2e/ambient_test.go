@@ -119,9 +119,9 @@ func TestAmbientHBONE(t *testing.T) {
 				for _, a := range append(tc.adjust, hbone) {
 					a(&b)
 				}
-				f = &Fixture{Instances: insts, Bootstrap: b, Client: NewClient()}
-				f.Envoy = StartEnvoy(t, b)
-				t.Cleanup(f.Client.CloseIdleConnections)
+				yaml, err := b.Render()
+				require.NoError(t, err)
+				f = StartFixtureYAML(t, insts, b, yaml, EnvoyOptions{})
 			}
 			// What the cookie must say for the instance that served.
 			names := func(v string, in *upstream.Instance) {
@@ -192,9 +192,9 @@ func TestAmbientStrict(t *testing.T) {
 	require.NoError(t, err)
 	overHBONE(startTunnels(t, insts), true)(&b)
 	b.Wasm.Plugin.Strict = true
-	f := &Fixture{Instances: insts, Bootstrap: b, Client: NewClient()}
-	f.Envoy = StartEnvoy(t, b)
-	t.Cleanup(f.Client.CloseIdleConnections)
+	yaml, err := b.Render()
+	require.NoError(t, err)
+	f := StartFixtureYAML(t, insts, b, yaml, EnvoyOptions{})
 
 	r := f.Get(t, "/", Session{JSessionID: "s", VCAPID: "instance-z"}.CookieHeader())
 	assert.Equal(t, http.StatusBadGateway, r.Status)

@@ -39,9 +39,7 @@ func TestDrainingInstanceKeepsItsSessions(t *testing.T) {
 			require.NoError(t, err)
 			yaml, err = withEDSCluster(eds)(yaml)
 			require.NoError(t, err)
-			f := &Fixture{Instances: insts, Bootstrap: b, Client: NewClient()}
-			f.Envoy = StartEnvoyYAML(t, yaml, EnvoyOptions{})
-			t.Cleanup(f.Client.CloseIdleConnections)
+			f := StartFixtureYAML(t, insts, b, yaml, EnvoyOptions{})
 			awaitMembers(t, f, 3)
 
 			a := f.SessionOn(t, "instance-a")

@@ -423,12 +423,20 @@ func FilterStat(name string) string { return "wasmcustom.vcap_sticky." + name }
 func ValidateBootstrap(t testing.TB, b Bootstrap) string {
 	t.Helper()
 	path := WriteBootstrap(t, t.TempDir(), b)
+	out, err := validateConfig("", path)
+	require.NoError(t, err, "envoy --mode validate -c %s:\n%s", path, out)
+	return out
+}
+
+// validateConfig runs `envoy --mode validate -c path` in dir ("" for the
+// current one) and returns Envoy's output and whether it refused.
+func validateConfig(dir, path string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*defaultReadyTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, envoyPath, "--mode", "validate", "-c", path,
-		"--disable-hot-restart", "--log-level", "warn").CombinedOutput()
-	require.NoError(t, err, "envoy --mode validate -c %s:\n%s", path, out)
-	return string(out)
+	cmd := exec.CommandContext(ctx, envoyPath, "--mode", "validate", "-c", path, "--disable-hot-restart", "--log-level", "warn")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. Prefer

@@ -205,9 +205,8 @@ func TestEnvoyGatewayConfig(t *testing.T) {
 	require.Equal(t, []string{"VCAP_STICKY_KEYS"}, wasm.Env.HostKeys)
 	t.Setenv("VCAP_STICKY_KEYS", key)
 	insts := StartInstances(t, DefaultIDs...)
-	f := &Fixture{Instances: insts, Client: NewClient(), Host: egHost}
-	f.Envoy = StartEnvoyYAML(t, envoyGatewayBootstrap(t, insts), EnvoyOptions{ListenerName: egListener})
-	t.Cleanup(f.Client.CloseIdleConnections)
+	f := StartFixtureYAML(t, insts, Bootstrap{}, envoyGatewayBootstrap(t, insts), EnvoyOptions{ListenerName: egListener})
+	f.Host = egHost
 
 	ring, err := token.ParseKeys(key)
 	require.NoError(t, err)

@@ -53,8 +53,18 @@ func StartFixture(t testing.TB, mode PinningMode, adjust ...func(*Bootstrap)) *F
 	for _, f := range adjust {
 		f(&b)
 	}
+	yaml, err := b.Render()
+	require.NoError(t, err)
+	return StartFixtureYAML(t, insts, b, yaml, EnvoyOptions{})
+}
+
+// StartFixtureYAML starts Envoy with yaml (b rendered, perhaps changed
+// after) in front of insts. On cleanup it requires the filter's panics
+// counter to be 0, then stops Envoy.
+func StartFixtureYAML(t testing.TB, insts []*upstream.Instance, b Bootstrap, yaml string, o EnvoyOptions) *Fixture {
+	t.Helper()
 	f := &Fixture{Instances: insts, Bootstrap: b, Client: NewClient()}
-	f.Envoy = StartEnvoy(t, b)
+	f.Envoy = StartEnvoyYAML(t, yaml, o)
 	t.Cleanup(f.Client.CloseIdleConnections)
 	t.Cleanup(func() { // runs before Envoy's Stop (cleanups run last-in first-out)
 		if exited, _ := f.Envoy.Exited(); exited {

@@ -120,15 +120,10 @@ func StartSealedEnvoy(t testing.TB, insts []*upstream.Instance, s SealedEnvoy) *
 		yaml, err = s.AdjustYAML(yaml)
 		require.NoError(t, err)
 	}
-	f := &Fixture{Instances: insts, Bootstrap: b, Client: NewClient()}
-	f.Envoy = StartEnvoyYAML(t, yaml, EnvoyOptions{})
-	t.Cleanup(f.Client.CloseIdleConnections)
+	f := StartFixtureYAML(t, insts, b, yaml, EnvoyOptions{})
 	t.Cleanup(func() {
 		if exited, _ := f.Envoy.Exited(); exited {
 			return
-		}
-		if v, ok := f.Envoy.Stat(t, FilterStat("panics")); ok && v != 0 {
-			t.Errorf("the filter recovered from %d panics", v)
 		}
 		for _, l := range f.Envoy.LogLines(`(?i)wasm`) {
 			for _, k := range strings.Split(s.Keys, ",") {

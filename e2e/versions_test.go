@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"testing"
@@ -62,13 +60,9 @@ func refusedByOlderEnvoy(t *testing.T, f feature, mode PinningMode, adjust ...fu
 	for _, a := range adjust {
 		a(&b)
 	}
-	path := WriteBootstrap(t, t.TempDir(), b)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*defaultReadyTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, envoyPath, "--mode", "validate", "-c", path,
-		"--disable-hot-restart", "--log-level", "warn").CombinedOutput()
+	out, err := validateConfig("", WriteBootstrap(t, t.TempDir(), b))
 	require.Error(t, err, "Envoy 1.%d accepted %s, which the README says needs 1.%d+: update the table", envoyMinor, f.Name, f.Since)
-	require.Contains(t, string(out), f.Refusal, "Envoy 1.%d refuses the configuration, for %s", envoyMinor, f.Name)
+	require.Contains(t, out, f.Refusal, "Envoy 1.%d refuses the configuration, for %s", envoyMinor, f.Name)
 	t.Logf("Envoy 1.%d refuses %s (needs 1.%d+), as documented", envoyMinor, f.Name, f.Since)
 	return true
 }

