@@ -18,6 +18,9 @@ type Sealed struct {
 	// TTL is a token's lifetime; a pinned request whose token has less than
 	// half of it left gets a renewed one.
 	TTL time.Duration
+	// V1Tokens: tokens of the format before key ids still open, each tried
+	// with every key (on by default, for the upgrade window).
+	V1Tokens bool
 	// Ring seals and opens tokens.
 	Ring *token.Ring
 }
@@ -41,7 +44,7 @@ const (
 var lookupEnv = os.LookupEnv
 
 func parseSealed(cfg *Config, field string, v gjson.Result) error {
-	s := &Sealed{TTL: DefaultTokenTTL}
+	s := &Sealed{TTL: DefaultTokenTTL, V1Tokens: true}
 	err := fields(v, field, func(key, f string, v gjson.Result) error {
 		switch key {
 		case "keys_env":
@@ -56,6 +59,8 @@ func parseSealed(cfg *Config, field string, v gjson.Result) error {
 			return nil
 		case "ttl_seconds":
 			return duration(f, v, 1, maxTokenTTLSeconds, time.Second, "seconds", &s.TTL)
+		case "v1_tokens":
+			return boolean(f, v, &s.V1Tokens)
 		}
 		return fail(f, "unknown field")
 	})
@@ -73,6 +78,9 @@ func parseSealed(cfg *Config, field string, v gjson.Result) error {
 	ring, kerr := token.ParseKeys(val)
 	if kerr != nil {
 		return fail(field+".keys_env", "environment variable %s: %v (want comma-separated base64 keys of 16, 24 or 32 bytes)", s.KeysEnv, kerr)
+	}
+	if !s.V1Tokens {
+		ring.RefuseV1()
 	}
 	s.Ring = ring
 	cfg.Sealed = s

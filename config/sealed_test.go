@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/vcap-sticky/vcap-sticky/token"
 )
 
 const testKeysEnv = "VCAP_STICKY_CONFIG_TEST_KEYS"
@@ -33,8 +35,20 @@ func TestParseSealed(t *testing.T) {
 	cfg, err = Parse([]byte(`{"sealed":{"keys_env":"` + testKeysEnv + `"},"endpoint_metadata":{},"routes":[{"host":"*"}]}`))
 	require.NoError(t, err)
 	assert.Equal(t, DefaultTokenTTL, cfg.Sealed.TTL)
+	assert.True(t, cfg.Sealed.V1Tokens, "version 1 tokens open by default (the upgrade window)")
 	assert.Equal(t, EndpointMetadata{Namespace: "vcap_sticky", Key: "instance_id"}, *cfg.EndpointMetadata)
 	assert.True(t, cfg.Routes.Match("x", "/").Dynamic)
+
+	// A forged version 1 token (its version byte, 0x01, then anything):
+	// tried with the key by default, refused unopened with v1_tokens false.
+	v1 := "AQ" + strings.Repeat("A", token.V1Size-2)
+	_, err = cfg.Sealed.Ring.Open(v1, r.Tag, time.Now())
+	assert.ErrorIs(t, err, token.ErrUnauthentic)
+	cfg, err = Parse([]byte(`{"sealed":{"keys_env":"` + testKeysEnv + `","v1_tokens":false},"routes":[{"host":"*"}]}`))
+	require.NoError(t, err)
+	assert.False(t, cfg.Sealed.V1Tokens)
+	_, err = cfg.Sealed.Ring.Open(v1, r.Tag, time.Now())
+	assert.ErrorIs(t, err, token.ErrMalformed)
 
 	// Sealed, no instances, no metadata: a route named by addresses.
 	cfg, err = Parse([]byte(`{"sealed":{"keys_env":"` + testKeysEnv + `"},"routes":[{"host":"shop.example"},
@@ -59,6 +73,7 @@ func TestParseSealedErrors(t *testing.T) {
 		{"bad keys", `{"sealed":{"keys_env":"VCAP_STICKY_CONFIG_TEST_BAD"},` + route + `}`, "sealed.keys_env", "key 2 of 2 is 6 bytes"},
 		{"ttl zero", `{"sealed":{"keys_env":"` + testKeysEnv + `","ttl_seconds":0},` + route + `}`, "sealed.ttl_seconds", "whole number"},
 		{"ttl fraction", `{"sealed":{"keys_env":"` + testKeysEnv + `","ttl_seconds":1.5},` + route + `}`, "sealed.ttl_seconds", "whole number"},
+		{"v1_tokens not a bool", `{"sealed":{"keys_env":"` + testKeysEnv + `","v1_tokens":"no"},` + route + `}`, "sealed.v1_tokens", "true or false"},
 		{"unknown sealed field", `{"sealed":{"keys":"x"},` + route + `}`, "sealed.keys", "unknown field"},
 		{"metadata without sealed", `{"endpoint_metadata":{},` + route + `}`, "endpoint_metadata", "needs \"sealed\""},
 		{"metadata with cluster mode", `{` + sealed + `,"endpoint_metadata":{},"pinning":{"mode":"cluster"},` + route + `}`, "endpoint_metadata", "cluster"},

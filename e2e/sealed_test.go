@@ -30,7 +30,7 @@ const (
 	// sealedKeysEnv is the VM environment variable holding the keys.
 	sealedKeysEnv = "VCAP_STICKY_KEYS"
 	// sealedTokenSize is the documented length of every token.
-	sealedTokenSize = 172
+	sealedTokenSize = 175
 	// routeTagRegex extracts the route of wasmcustom.vcap_sticky.route.<name>.<counter>
 	// as the tag vcap_sticky_route (docs/sealed.md, "Operating it").
 	routeTagRegex = `^wasmcustom\.vcap_sticky\.route\.((.+?)\.)\w+$`

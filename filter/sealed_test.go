@@ -108,7 +108,8 @@ func TestSealedRejections(t *testing.T) {
 		options               string
 	}{
 		{"plain instance id", "b", "tokens_rejected_malformed", ""},
-		{"garbage", "AQ" + strings.Repeat("x", token.Size-2), "tokens_rejected_unauthentic", ""},
+		{"garbage", "Ag" + strings.Repeat("x", token.Size-3) + "A", "tokens_rejected_unauthentic", ""},
+		{"garbage, version 1", "AQ" + strings.Repeat("x", token.V1Size-2), "tokens_rejected_unauthentic", ""},
 		{"another key", sealFor(t, mustRing(t, otherKey), "b", addrB, appTag, time.Hour), "tokens_rejected_unauthentic", ""},
 		{"expired", sealFor(t, good, "b", addrB, appTag, -time.Second), "tokens_rejected_expired", ""},
 		{"another route", sealFor(t, good, "x", addrX, token.RouteTagOf("other.example", "/other"), time.Hour), "tokens_rejected_other_route", ""},

@@ -6,15 +6,22 @@
 //
 // A token is the unpadded base64url encoding (a valid cookie value) of
 //
-//	version (1) | nonce (12) | AES-GCM(plaintext) (Plaintext bytes) | tag (16)
+//	version (1, = 2) | key id (2) | nonce (12) | AES-GCM(plaintext) (Plaintext bytes) | tag (16)
 //
-// with the version byte as additional authenticated data, and the plaintext
+// with the version and the key id as additional authenticated data, and the
+// plaintext
 //
 //	expiry (8, unix seconds, big endian) | route tag (8) | family (1, 4 or 6) |
 //	ip (16) | port (2) | id length (1) | id (MaxIDLength, zero padded)
 //
 // Every token has the same length (Size characters), whatever the instance:
 // the length tells nothing about the id.
+//
+// The key id names the key that sealed the token (KeyID), so that Open tries
+// one key whatever the token: a forged token costs at most one AES-GCM open,
+// however many keys the ring holds. Version 1 tokens, from builds before key
+// ids, have no key id (version | nonce | ciphertext | tag, V1Size characters);
+// a ring opens them by trying each key, unless told not to (RefuseV1).
 package token
 
 import (
@@ -35,17 +42,24 @@ const (
 	// MaxIDLength is the longest instance id a token carries (a Kubernetes
 	// pod name, a DNS label, is at most 63 bytes; a CF instance GUID 36).
 	MaxIDLength = 64
-	// MaxKeys bounds the key ring: Open tries each key in turn.
+	// MaxKeys bounds the key ring: a version 1 token is tried with each key.
 	MaxKeys = 8
 
-	version   = 1
+	version   = 2
+	idSize    = 2
+	headSize  = 1 + idSize // authenticated, not encrypted
 	nonceSize = 12
 	tagSize   = 16
 	// Plaintext is the plaintext's fixed length.
 	Plaintext = 8 + 8 + 1 + 16 + 2 + 1 + MaxIDLength
-	rawSize   = 1 + nonceSize + Plaintext + tagSize
+	rawSize   = headSize + nonceSize + Plaintext + tagSize
 	// Size is the length of every token, in characters.
 	Size = (rawSize*8 + 5) / 6
+
+	v1Version = 1
+	v1RawSize = 1 + nonceSize + Plaintext + tagSize
+	// V1Size is the length of a version 1 token (no key id).
+	V1Size = (v1RawSize*8 + 5) / 6
 )
 
 // Reasons a token is rejected; Open returns one of these errors.
@@ -83,7 +97,41 @@ func RouteTagOf(host, path string) RouteTag {
 
 // Ring is a list of keys: the first seals, every one opens.
 type Ring struct {
-	aeads []cipher.AEAD
+	keys []ringKey
+	// refuseV1: version 1 tokens are malformed (no key is tried).
+	refuseV1 bool
+}
+
+type ringKey struct {
+	id   uint16
+	aead cipher.AEAD
+}
+
+// KeyID is the id a token sealed with key carries: the first two bytes of
+// SHA-256("vcap-sticky token key id" NUL key). It tells which key to try,
+// and nothing of the key that a token's ciphertext does not already tell.
+func KeyID(key []byte) uint16 {
+	sum := sha256.Sum256(append([]byte("vcap-sticky token key id\x00"), key...))
+	return binary.BigEndian.Uint16(sum[:2])
+}
+
+// RefuseV1 makes the ring treat version 1 tokens (sealed before key ids) as
+// malformed: no token then costs more than one open. For once every live
+// token is version 2, one token lifetime after the last replica upgraded.
+func (r *Ring) RefuseV1() { r.refuseV1 = true }
+
+// add appends key, unless another key of the ring has its id (two such keys
+// could not be told apart; one in 65,536 pairs): then it returns that key's
+// position, from 1.
+func (r *Ring) add(key []byte) (clash int) {
+	id := KeyID(key)
+	for i, k := range r.keys {
+		if k.id == id {
+			return i + 1
+		}
+	}
+	r.keys = append(r.keys, ringKey{id, newAEAD(key)})
+	return 0
 }
 
 // ParseKeys reads a key ring from its environment form: keys separated by
@@ -111,7 +159,9 @@ func ParseKeys(s string) (*Ring, error) {
 			return nil, fmt.Errorf("key %d of %d repeats an earlier key", i+1, len(parts))
 		}
 		seen[string(key)] = true
-		r.aeads = append(r.aeads, newAEAD(key))
+		if c := r.add(key); c != 0 {
+			return nil, fmt.Errorf("key %d of %d has the key id of key %d (one pair in 65,536): generate another key", i+1, len(parts), c)
+		}
 	}
 	return r, nil
 }
@@ -127,7 +177,9 @@ func NewRing(keys ...[]byte) (*Ring, error) {
 		if len(k) != 16 && len(k) != 24 && len(k) != 32 {
 			return nil, fmt.Errorf("key %d is %d bytes, want 16, 24 or 32", i+1, len(k))
 		}
-		r.aeads = append(r.aeads, newAEAD(k))
+		if c := r.add(k); c != 0 {
+			return nil, fmt.Errorf("key %d has the key id of key %d", i+1, c)
+		}
 	}
 	return r, nil
 }
@@ -163,14 +215,16 @@ func (r *Ring) Seal(p Payload) (string, error) {
 		return "", errors.New("invalid instance address")
 	}
 	var raw [rawSize]byte
+	sealer := r.keys[0]
 	raw[0] = version
-	nonce := raw[1 : 1+nonceSize]
+	binary.BigEndian.PutUint16(raw[1:headSize], sealer.id)
+	nonce := raw[headSize : headSize+nonceSize]
 	if _, err := rand.Read(nonce); err != nil {
 		return "", fmt.Errorf("nonce: %w", err)
 	}
 	var plain [Plaintext]byte
 	encodePlain(&plain, p)
-	r.aeads[0].Seal(raw[1+nonceSize:1+nonceSize], nonce, plain[:], raw[:1])
+	sealer.aead.Seal(raw[headSize+nonceSize:headSize+nonceSize], nonce, plain[:], raw[:headSize])
 	return base64.RawURLEncoding.EncodeToString(raw[:]), nil
 }
 
@@ -193,29 +247,22 @@ func encodePlain(b *[Plaintext]byte, p Payload) {
 // Open returns the payload of a token sealed by any key of the ring, for the
 // route tagged route, valid at now. The error is one of ErrMalformed,
 // ErrUnauthentic, ErrExpired and ErrOtherRoute; on error the payload is empty.
+//
+// A version 2 token is tried with the one key its key id names, if the ring
+// has it; a version 1 token with each key in turn (unless RefuseV1).
 func (r *Ring) Open(tok string, route RouteTag, now time.Time) (Payload, error) {
-	if len(tok) != Size {
-		return Payload{}, ErrMalformed
-	}
-	var raw [rawSize]byte
-	// Strict: the unused low bits of the last character must be zero, so
-	// that one token has exactly one spelling.
-	if n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(tok)); err != nil || n != rawSize {
-		return Payload{}, ErrMalformed
-	}
-	if raw[0] != version {
-		return Payload{}, ErrMalformed
-	}
 	var plain [Plaintext]byte
-	opened := false
-	for _, aead := range r.aeads {
-		if _, err := aead.Open(plain[:0], raw[1:1+nonceSize], raw[1+nonceSize:], raw[:1]); err == nil {
-			opened = true
-			break
-		}
+	var err error
+	switch {
+	case len(tok) == Size:
+		err = r.openV2(tok, &plain)
+	case len(tok) == V1Size && !r.refuseV1:
+		err = r.openV1(tok, &plain)
+	default:
+		err = ErrMalformed
 	}
-	if !opened {
-		return Payload{}, ErrUnauthentic
+	if err != nil {
+		return Payload{}, err
 	}
 	p, ok := decodePlain(&plain)
 	if !ok { // authentic, so sealed by a buggy or foreign writer: refuse it all the same
@@ -228,6 +275,44 @@ func (r *Ring) Open(tok string, route RouteTag, now time.Time) (Payload, error) 
 		return Payload{}, ErrExpired
 	}
 	return p, nil
+}
+
+// decode reads a token's bytes into raw. Strict: the unused low bits of the
+// last character must be zero, so that one token has exactly one spelling.
+func decode(raw []byte, tok string, ver byte) bool {
+	n, err := base64.RawURLEncoding.Strict().Decode(raw, []byte(tok))
+	return err == nil && n == len(raw) && raw[0] == ver
+}
+
+func (r *Ring) openV2(tok string, plain *[Plaintext]byte) error {
+	var raw [rawSize]byte
+	if !decode(raw[:], tok, version) {
+		return ErrMalformed
+	}
+	id := binary.BigEndian.Uint16(raw[1:headSize])
+	for _, k := range r.keys {
+		if k.id != id {
+			continue
+		}
+		if _, err := k.aead.Open(plain[:0], raw[headSize:headSize+nonceSize], raw[headSize+nonceSize:], raw[:headSize]); err != nil {
+			return ErrUnauthentic
+		}
+		return nil
+	}
+	return ErrUnauthentic // no key of the ring has this id
+}
+
+func (r *Ring) openV1(tok string, plain *[Plaintext]byte) error {
+	var raw [v1RawSize]byte
+	if !decode(raw[:], tok, v1Version) {
+		return ErrMalformed
+	}
+	for _, k := range r.keys {
+		if _, err := k.aead.Open(plain[:0], raw[1:1+nonceSize], raw[1+nonceSize:], raw[:1]); err == nil {
+			return nil
+		}
+	}
+	return ErrUnauthentic
 }
 
 func decodePlain(b *[Plaintext]byte) (Payload, bool) {

@@ -1,7 +1,11 @@
 package token
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"strings"
@@ -47,7 +51,171 @@ func TestRoundTrip(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, p, got)
 	}
-	assert.Equal(t, 172, Size, "docs/sealed.md states the cookie size")
+	assert.Equal(t, 175, Size, "docs/sealed.md states the cookie size")
+	assert.Equal(t, 172, V1Size, "docs/sealed.md states the size of version 1 tokens")
+}
+
+// keyIDOf is the key id rule of docs/sealed.md, written out here.
+func keyIDOf(key []byte) [2]byte {
+	sum := sha256.Sum256([]byte("vcap-sticky token key id\x00" + string(key)))
+	return [2]byte{sum[0], sum[1]}
+}
+
+func TestTokenNamesItsKey(t *testing.T) {
+	for _, keys := range [][][]byte{{key1}, {key2, key1}} {
+		tok, err := ring(t, keys...).Seal(payload())
+		require.NoError(t, err)
+		raw, err := base64.RawURLEncoding.DecodeString(tok)
+		require.NoError(t, err)
+		assert.Equal(t, byte(2), raw[0], "version 2")
+		assert.Equal(t, keyIDOf(keys[0]), [2]byte(raw[1:3]), "the sealing key's id follows the version")
+		// The key id is authenticated: the same token under another id does
+		// not open, even if the ring had a key of that id.
+		other := append([]byte(nil), raw...)
+		other[2] ^= 1
+		_, err = ring(t, keys...).Open(base64.RawURLEncoding.EncodeToString(other), shop, t0)
+		assert.ErrorIs(t, err, ErrUnauthentic)
+	}
+}
+
+// countingAEAD counts the opens a ring makes.
+type countingAEAD struct {
+	cipher.AEAD
+	opens *int
+}
+
+func (c countingAEAD) Open(dst, nonce, ct, ad []byte) ([]byte, error) {
+	*c.opens++
+	return c.AEAD.Open(dst, nonce, ct, ad)
+}
+
+func countOpens(r *Ring) *int {
+	n := new(int)
+	for i := range r.keys {
+		r.keys[i].aead = countingAEAD{r.keys[i].aead, n}
+	}
+	return n
+}
+
+// fullRing is a ring of MaxKeys keys, keys[0] sealing.
+func fullRing(t *testing.T) (*Ring, [][]byte) {
+	var keys [][]byte
+	for i := range MaxKeys {
+		k := sha256.Sum256([]byte{byte(i)})
+		keys = append(keys, k[:])
+	}
+	return ring(t, keys...), keys
+}
+
+func TestAnyTokenCostsAtMostOneOpen(t *testing.T) {
+	r, keys := fullRing(t)
+	opens := countOpens(r)
+	lastKey, err := ring(t, keys[MaxKeys-1]).Seal(payload())
+	require.NoError(t, err)
+	forged := func(id [2]byte, seed byte) string {
+		raw := make([]byte, 1+2+12+Plaintext+16)
+		for i := range raw {
+			raw[i] = seed + byte(i*7)
+		}
+		raw[0], raw[1], raw[2] = 2, id[0], id[1]
+		return base64.RawURLEncoding.EncodeToString(raw)
+	}
+	for _, tc := range []struct {
+		name      string
+		tok       string
+		opens     int
+		wantError error
+	}{
+		{"genuine, sealed by the last key", lastKey, 1, nil},
+		{"forged, the id of a ring key", forged(keyIDOf(keys[3]), 1), 1, ErrUnauthentic},
+		{"forged, the id of the sealing key", forged(keyIDOf(keys[0]), 2), 1, ErrUnauthentic},
+		{"forged, an id no key has", forged([2]byte{0xde, 0xad}, 3), 0, ErrUnauthentic},
+		{"a plain gorouter id", "shop-0", 0, ErrMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			*opens = 0
+			_, err := r.Open(tc.tok, shop, t0)
+			if tc.wantError == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tc.wantError)
+			}
+			assert.Equal(t, tc.opens, *opens, "AES-GCM opens")
+		})
+	}
+}
+
+// sealV1 seals p as builds before key ids did (docs/sealed.md, version 1):
+// version 1 | nonce | AES-GCM(plaintext, additional data: the version byte).
+func sealV1(t *testing.T, key []byte, p Payload) string {
+	block, err := aes.NewCipher(key)
+	require.NoError(t, err)
+	aead, err := cipher.NewGCM(block)
+	require.NoError(t, err)
+	var plain [Plaintext]byte
+	binary.BigEndian.PutUint64(plain[0:8], uint64(p.Expires))
+	copy(plain[8:16], p.Route[:])
+	plain[16] = 4
+	ip := p.Address.Addr().As16()
+	copy(plain[17:33], ip[:])
+	binary.BigEndian.PutUint16(plain[33:35], p.Address.Port())
+	plain[35] = byte(len(p.ID))
+	copy(plain[36:], p.ID)
+	head := []byte{1}
+	nonce := make([]byte, 12)
+	nonce[0] = 7
+	return base64.RawURLEncoding.EncodeToString(aead.Seal(append(head, nonce...), nonce, plain[:], head))
+}
+
+func TestVersion1Tokens(t *testing.T) {
+	old := sealV1(t, key1, payload())
+	require.Len(t, old, V1Size)
+	r := ring(t, key2, key1)
+	got, err := r.Open(old, shop, t0)
+	require.NoError(t, err, "a version 1 token of any key of the ring opens")
+	assert.Equal(t, payload(), got)
+	_, err = ring(t, key2).Open(old, shop, t0)
+	assert.ErrorIs(t, err, ErrUnauthentic)
+
+	full, _ := fullRing(t)
+	opens := countOpens(full)
+	_, err = full.Open(old, shop, t0)
+	assert.ErrorIs(t, err, ErrUnauthentic)
+	assert.Equal(t, MaxKeys, *opens, "a version 1 token costs one open per key")
+
+	r.RefuseV1()
+	_, err = r.Open(old, shop, t0)
+	assert.ErrorIs(t, err, ErrMalformed, "refused without trying a key")
+	tok, err := r.Seal(payload())
+	require.NoError(t, err)
+	_, err = r.Open(tok, shop, t0)
+	assert.NoError(t, err, "version 2 tokens still open")
+}
+
+// clashingKeys finds two distinct keys with the same key id (the birthday
+// bound of 16 bits: a few hundred tries).
+func clashingKeys(t *testing.T) ([]byte, []byte) {
+	seen := map[[2]byte][]byte{}
+	for i := 0; i < 1<<16; i++ {
+		k := sha256.Sum256(binary.BigEndian.AppendUint32(nil, uint32(i)))
+		id := keyIDOf(k[:])
+		if prev, ok := seen[id]; ok {
+			return prev, k[:]
+		}
+		seen[id] = k[:]
+	}
+	t.Fatal("no two keys with one id")
+	return nil, nil
+}
+
+func TestRingRefusesKeysWithOneID(t *testing.T) {
+	a, b := clashingKeys(t)
+	_, err := NewRing(a, b)
+	assert.ErrorContains(t, err, "key 2 has the key id of key 1")
+	_, err = ParseKeys(base64.StdEncoding.EncodeToString(key1) + "," + base64.StdEncoding.EncodeToString(a) + "," + base64.StdEncoding.EncodeToString(b))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "key 3 of 3 has the key id of key 2")
+	assert.Contains(t, err.Error(), "generate another key")
 }
 
 func TestSealIsRandomized(t *testing.T) {
@@ -173,6 +341,30 @@ func TestOpenDoesNotAllocateMuch(t *testing.T) {
 		}
 	})
 	assert.LessOrEqual(t, allocs, 2.0)
+}
+
+// BenchmarkOpenForged: forged tokens against a full ring. A version 2 token
+// with a ring key's id costs one open; a version 1 token one per key.
+func BenchmarkOpenForged(b *testing.B) {
+	var keys [][]byte
+	for i := range MaxKeys {
+		k := sha256.Sum256([]byte{byte(i)})
+		keys = append(keys, k[:])
+	}
+	r := ring(b, keys...)
+	tok, _ := ring(b, keys[MaxKeys-1]).Seal(payload())
+	for _, forged := range []struct{ name, tok string }{
+		{"v2", tok[:4] + strings.Repeat("A", Size-4)}, // the last key's id, a forged body
+		{"v1", "AQ" + strings.Repeat("A", V1Size-2)},
+	} {
+		b.Run(forged.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := r.Open(forged.tok, shop, t0); err == nil {
+					b.Fatal("opened")
+				}
+			}
+		})
+	}
 }
 
 func BenchmarkSeal(b *testing.B) {
