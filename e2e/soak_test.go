@@ -142,12 +142,19 @@ type soakKind struct {
 	build func(i int) (*http.Request, error)
 	// check returns "" if the answer is what the rules say, else why not.
 	check func(status int, served string, res *http.Response) string
+	// counts are the filter counters one such request raises, from the
+	// rules (the hostile table's outcomes, net/http as the cookie reader).
+	counts map[string]int64
 }
 
 func TestSoak(t *testing.T) {
 	n := envInt(t, "SOAK_REQUESTS", defaultSoakRequests)
 	timeout := time.Duration(envInt(t, "SOAK_TIMEOUT", int((60*time.Second+time.Duration(n)*time.Millisecond)/time.Second))) * time.Second
-	f := StartFixture(t, ModeOverrideHost, func(b *Bootstrap) { b.AccessLog = false })
+	// The shipped counter batching: no counter host call per request.
+	f := StartFixture(t, ModeOverrideHost, func(b *Bootstrap) {
+		b.AccessLog = false
+		b.Wasm.Plugin.MetricsFlushIntervalMS = nil
+	})
 	host, _, err := net.SplitHostPort(f.Envoy.ListenerAddr)
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1", host, "the soak targets only 127.0.0.1")
@@ -192,25 +199,27 @@ func TestSoak(t *testing.T) {
 					}
 				}
 				return fmt.Sprintf("no __VCAP_ID__ for %s: %q", served, res.Header.Values("Set-Cookie"))
-			}},
-		{"plain", func(int) (*http.Request, error) { return get("/", nil) }, okFrom("")},
+			}, map[string]int64{"cookies_set": 1}},
+		{"plain", func(int) (*http.Request, error) { return get("/", nil) }, okFrom(""), nil},
 	}
+	decided := func(cookies string) map[string]int64 { return netHTTPDecision(cookies, "").deltas }
 	for _, id := range DefaultIDs {
 		h := sessions[id].CookieHeader()
-		kinds = append(kinds, soakKind{"sticky " + id, func(int) (*http.Request, error) { return get("/cart", h) }, okFrom(id)},
-			soakKind{"sticky " + id, func(int) (*http.Request, error) { return get("/cart", h) }, okFrom(id)})
+		c := decided(h.Get("Cookie"))
+		kinds = append(kinds, soakKind{"sticky " + id, func(int) (*http.Request, error) { return get("/cart", h) }, okFrom(id), c},
+			soakKind{"sticky " + id, func(int) (*http.Request, error) { return get("/cart", h) }, okFrom(id), c})
 	}
 	hostile := []soakKind{
 		{"unknown id", func(int) (*http.Request, error) {
 			return get("/", http.Header{"Cookie": {"JSESSIONID=s; " + VCAPCookie + "=zzz"}})
-		}, okFrom("")},
-		{"forged pin header", func(int) (*http.Request, error) { return get("/", pinForged) }, okFrom("")},
+		}, okFrom(""), decided("JSESSIONID=s; " + VCAPCookie + "=zzz")},
+		{"forged pin header", func(int) (*http.Request, error) { return get("/", pinForged) }, okFrom(""), nil},
 		{"forged pin header with a session", func(int) (*http.Request, error) {
 			h := sessions["instance-c"].CookieHeader()
 			h.Set(PinHeader, f.Instance(t, "instance-a").Addr())
 			return get("/", h)
-		}, okFrom("instance-c")},
-		{"3001 cookies", func(int) (*http.Request, error) { return get("/", http.Header{"Cookie": {many}}) }, okFrom("")},
+		}, okFrom("instance-c"), decided(sessions["instance-c"].CookieHeader().Get("Cookie"))},
+		{"3001 cookies", func(int) (*http.Request, error) { return get("/", http.Header{"Cookie": {many}}) }, okFrom(""), decided(many)},
 		{"malformed X-CF-App-Instance", func(int) (*http.Request, error) {
 			return get("/", http.Header{"X-Cf-App-Instance": {"not-a-guid:0"}})
 		}, func(status int, served string, _ *http.Response) string {
@@ -218,14 +227,14 @@ func TestSoak(t *testing.T) {
 				return fmt.Sprintf("status %d from %q, want the filter's 400", status, served)
 			}
 			return ""
-		}},
+		}, filterReject("").deltas},
 		{"unicode id", func(int) (*http.Request, error) {
 			return get("/", http.Header{"Cookie": {"JSESSIONID=s; " + VCAPCookie + "=instance-\u00e9"}})
-		}, okFrom("")},
+		}, okFrom(""), decided("JSESSIONID=s; " + VCAPCookie + "=instance-\u00e9")},
 		{"hostile Set-Cookie", func(i int) (*http.Request, error) {
 			q := neturlValues("set_cookie", "JSESSIONID=x; Max-Age=abc; SameSite=bogus", "JSESSIONID="+strconv.Itoa(i)+"; Partitioned")
 			return get("/?"+q, nil)
-		}, okFrom("")},
+		}, okFrom(""), map[string]int64{"cookies_set": 1}}, // the app sets JSESSIONID (twice): one new session
 		{"too large (431)", func(int) (*http.Request, error) {
 			return get("/", http.Header{"Cookie": {"x=" + strings.Repeat("y", envoyMaxHeaderBytes)}})
 		}, func(status int, served string, _ *http.Response) string {
@@ -233,7 +242,7 @@ func TestSoak(t *testing.T) {
 				return fmt.Sprintf("status %d, want Envoy's 431", status)
 			}
 			return ""
-		}},
+		}, nil}, // Envoy answers before the filter runs
 	}
 	// The mix, per 10 requests: 1 new session, 1 plain, 6 sticky, 2 hostile.
 	pick := func(i int) soakKind {
@@ -249,6 +258,7 @@ func TestSoak(t *testing.T) {
 		}
 	}
 
+	countersBefore := settledFilterCounters(t, f.Envoy)
 	start := time.Now()
 	deadline := start.Add(timeout)
 	warmup := int64(max(n/10, 1000))
@@ -261,16 +271,22 @@ func TestSoak(t *testing.T) {
 		transportEr int64
 		statuses    = map[int]int64{}
 		byKind      = map[string]int64{}
+		wantCounts  = map[string]int64{}
 	)
-	record := func(kind string, status int, msg string) {
+	record := func(k soakKind, status int, msg string) {
 		mu.Lock()
 		defer mu.Unlock()
 		statuses[status]++
-		byKind[kind]++
+		byKind[k.name]++
+		if status != 0 { // answered: the filter counted what it did
+			for name, d := range k.counts {
+				wantCounts[name] += d
+			}
+		}
 		if msg != "" {
 			failCount++
 			if len(failures) < 20 {
-				failures = append(failures, kind+": "+msg)
+				failures = append(failures, k.name+": "+msg)
 			}
 		}
 	}
@@ -290,7 +306,7 @@ func TestSoak(t *testing.T) {
 				k := pick(int(i))
 				req, err := k.build(int(i))
 				if err != nil {
-					record(k.name, 0, err.Error())
+					record(k, 0, err.Error())
 					continue
 				}
 				res, err := c.Do(req)
@@ -298,12 +314,12 @@ func TestSoak(t *testing.T) {
 					mu.Lock()
 					transportEr++
 					mu.Unlock()
-					record(k.name, 0, err.Error())
+					record(k, 0, err.Error())
 					continue
 				}
 				_, _ = io.Copy(io.Discard, res.Body)
 				_ = res.Body.Close()
-				record(k.name, res.StatusCode, k.check(res.StatusCode, res.Header.Get("X-Instance-Id"), res))
+				record(k, res.StatusCode, k.check(res.StatusCode, res.Header.Get("X-Instance-Id"), res))
 				if d := done.Add(1); d == warmup || d%max(int64(n)/10, 1) == 0 {
 					select {
 					case sampler <- struct{}{}:
@@ -348,7 +364,9 @@ loop:
 		elapsed.Round(time.Millisecond), float64(done.Load())/elapsed.Seconds(), soakWorkers)
 	t.Logf("statuses: %s; unexpected answers: %d; transport errors: %d", strings.Join(sortedStrings(st), ", "), failCount, transportEr)
 	t.Logf("requests by kind: %v", byKind)
-	t.Logf("filter counters: %v", filterCounters(t, f.Envoy))
+	countersAfter := settledFilterCounters(t, f.Envoy)
+	t.Logf("filter counters: %v", countersAfter)
+	t.Logf("counter rises the rules give for the requests sent: %v", wantCounts)
 	for _, s := range samples {
 		if s.label != "progress" {
 			t.Log(s)
@@ -371,6 +389,10 @@ loop:
 		float64(soakMaxRSSGrowth(after))/(1<<20), soakRSSFloor>>20, soakRSSPerRequest)
 	assert.LessOrEqual(t, growth*1024, soakMaxRSSGrowth(after), "Envoy's RSS grew after warm-up beyond the per-request bound")
 	assert.Equal(t, samples[0].wasmActive, end.wasmActive, "wasm VMs active")
+	if transportEr == 0 {
+		assert.Empty(t, counterDeltaMismatches(countersBefore, countersAfter, wantCounts),
+			"every counted request reached Envoy's stats once, batched by the shipped flush interval: no increment lost or doubled")
+	}
 	assert.Empty(t, f.Envoy.LogLines(wasmFailureLines), "Envoy log lines about a wasm failure")
 	// And the VM still works.
 	for i := range 10 {
