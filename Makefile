@@ -93,7 +93,7 @@ soak: build envoy ## the soak with SOAK_REQUESTS (default 1,000,000) requests th
 	ENVOY_PATH="$$(scripts/envoy.sh)" VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" SOAK_REQUESTS=$(SOAK_REQUESTS) \
 		go test -count=1 -v -timeout 60m -run '^TestSoak$$' ./e2e/
 
-e2e: build envoy ## the built module's ABI check and the e2e tests against Envoy (started through func-e)
+e2e: build envoy wabt ## the built module's ABI check and the e2e tests against Envoy (started through func-e)
 	ENVOY_PATH="$$(scripts/envoy.sh)" VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" \
 		go test -count=1 -v . ./e2e/
 
@@ -125,16 +125,31 @@ EMPTY_WASM := build/emptyfilter.wasm
 $(EMPTY_WASM): cmd/bench/emptyfilter/main.go $(WASM)
 	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/emptyfilter
 
-bench: build envoy $(EMPTY_WASM) ## benchmark vs Envoy alone and native sticky sessions (~10 min; BENCH_FLAGS=...): BENCHMARKS.md
-	@command -v wrk >/dev/null || { echo "bench: installing wrk (Debian package)"; \
+# apt_install,COMMAND,PACKAGE: install a Debian package when its command is
+# missing (with sudo when not root), as the benchmark's tools are.
+apt_install = command -v $(1) >/dev/null || { echo "installing $(2) (Debian package)"; \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$sudo apt-get install -y wrk || { $$sudo apt-get update && $$sudo apt-get install -y wrk; }; }
+		$$sudo apt-get install -y $(2) || { $$sudo apt-get update && $$sudo apt-get install -y $(2); }; }
+
+# Variants W0, W4 and W4new: hand-written proxy-wasm modules with no language
+# runtime (cmd/bench/floor/*.wat), assembled with wat2wasm from Debian's wabt.
+# crossings_test.go assembles them too (`make e2e` runs it: `wabt` first).
+FLOOR_WASM := $(patsubst cmd/bench/floor/%.wat,build/floor/%.wasm,$(wildcard cmd/bench/floor/*.wat))
+.PHONY: wabt
+wabt: ## wat2wasm (Debian package wabt), for the benchmark's runtime-less Wasm modules
+	@$(call apt_install,wat2wasm,wabt)
+build/floor/%.wasm: cmd/bench/floor/%.wat | wabt
+	@mkdir -p $(@D)
+	wat2wasm -o $@ $<
+
+bench: build envoy $(EMPTY_WASM) $(FLOOR_WASM) ## benchmark vs Envoy alone, native sticky sessions, runtime-less Wasm and Lua (~15 min; BENCH_FLAGS=...): BENCHMARKS.md
+	@$(call apt_install,wrk,wrk)
 	@# With 2+ CPUs: Envoy (one worker) on CPU 0, the benchmark, its app
 	@# instances and wrk on CPU 1, so the load does not steal Envoy's CPU.
 	if [ "$$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then pin="taskset -c 1"; pinflags="-envoy-cpus 0 -concurrency 1"; \
 	else pin=""; pinflags=""; fi; \
 	BENCH_FLAGS="$(BENCH_FLAGS)" $$pin go run ./cmd/bench -envoy "$$(scripts/envoy.sh)" \
-		-wasm $(WASM) -empty-wasm $(EMPTY_WASM) $$pinflags $(BENCH_FLAGS)
+		-wasm $(WASM) -empty-wasm $(EMPTY_WASM) -floor build/floor $$pinflags $(BENCH_FLAGS)
 
 clean: ## remove build output and the Envoy virtualenv
 	rm -rf build .venv

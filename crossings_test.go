@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -35,6 +38,7 @@ type crossings struct {
 // request and response headers callbacks.
 type emulatedEnvoy struct {
 	mod         api.Module
+	config      string // the plugin configuration
 	reqHeaders  [][2]string
 	respHeaders [][2]string
 	upstream    string            // upstream.address
@@ -83,7 +87,7 @@ func (e *emulatedEnvoy) hostFunction(name string, hasResult bool) api.GoModuleFu
 		var status uint64
 		switch name {
 		case "proxy_get_buffer_bytes": // the plugin configuration
-			status = e.give(ctx, m, []byte(crossingsConfig), uint32(st[3]), uint32(st[4]))
+			status = e.give(ctx, m, []byte(e.config), uint32(st[3]), uint32(st[4]))
 		case "proxy_get_header_map_pairs":
 			pairs := e.reqHeaders
 			if st[0] == 2 { // response headers
@@ -127,8 +131,14 @@ func (w wasiCounter) NewFunctionListener(def api.FunctionDefinition) experimenta
 // (root context 1) with crossingsConfig.
 func startEmulatedEnvoy(t *testing.T) (*emulatedEnvoy, context.Context) {
 	t.Helper()
-	bin := readModule(t, builtModulePath())
-	e := &emulatedEnvoy{replaced: map[string]string{}}
+	return startModule(t, readModule(t, builtModulePath()), crossingsConfig)
+}
+
+// startModule instantiates a proxy-wasm module and starts its plugin (root
+// context 1) with config.
+func startModule(t *testing.T, bin []byte, config string) (*emulatedEnvoy, context.Context) {
+	t.Helper()
+	e := &emulatedEnvoy{config: config, replaced: map[string]string{}}
 	e.counts.hostCalls = map[string]int{}
 	// The interpreter: function listeners see calls to imported functions.
 	ctx := experimental.WithFunctionListenerFactory(context.Background(), wasiCounter{e})
@@ -154,7 +164,7 @@ func startEmulatedEnvoy(t *testing.T) (*emulatedEnvoy, context.Context) {
 	require.NoError(t, err)
 	e.call(t, ctx, "proxy_on_context_create", 1, 0)
 	require.Equal(t, uint64(1), e.call(t, ctx, "proxy_on_vm_start", 1, 0))
-	require.Equal(t, uint64(1), e.call(t, ctx, "proxy_on_configure", 1, uint64(len(crossingsConfig))), "plugin start")
+	require.Equal(t, uint64(1), e.call(t, ctx, "proxy_on_configure", 1, uint64(len(config))), "plugin start")
 	return e, ctx
 }
 
@@ -191,21 +201,37 @@ func (e *emulatedEnvoy) exchange(t *testing.T, ctx context.Context, id uint64, r
 	return e.counts
 }
 
+// The exchanges the benchmark measures, as the emulated Envoy sends them.
+func crossingsRequest(cookie string) [][2]string {
+	h := [][2]string{{":authority", "app.example"}, {":path", "/"}, {":method", "GET"},
+		{":scheme", "http"}, {"x-forwarded-proto", "http"}, {"x-request-id", "5b8e8f5e-2f0a-4bd5-a3a7-0b0e2f1c9d11"}}
+	if cookie != "" {
+		h = append(h, [2]string{"cookie", cookie})
+	}
+	return h
+}
+
+const stickyCookie = "JSESSIONID=s; __VCAP_ID__=b" // b is 10.0.0.2:8080 in crossingsConfig
+
+var (
+	crossingsResponse   = [][2]string{{":status", "200"}, {"content-type", "text/plain"}, {"content-length", "100"}}
+	crossingsNewSession = append(crossingsResponse[:len(crossingsResponse):len(crossingsResponse)],
+		[2]string{"set-cookie", "JSESSIONID=s1; Path=/"})
+)
+
+// warmUp runs a few exchanges that are not measured: the first requests of
+// a VM may differ (maps growing).
+func (e *emulatedEnvoy) warmUp(t *testing.T, ctx context.Context) {
+	t.Helper()
+	for i := range 3 {
+		e.exchange(t, ctx, uint64(10+i), crossingsRequest(stickyCookie), crossingsResponse, "10.0.0.2:8080")
+	}
+}
+
 func TestCrossingsPerRequest(t *testing.T) {
 	e, ctx := startEmulatedEnvoy(t)
-	request := func(cookie string) [][2]string {
-		h := [][2]string{{":authority", "app.example"}, {":path", "/"}, {":method", "GET"},
-			{":scheme", "http"}, {"x-forwarded-proto", "http"}, {"x-request-id", "5b8e8f5e-2f0a-4bd5-a3a7-0b0e2f1c9d11"}}
-		if cookie != "" {
-			h = append(h, [2]string{"cookie", cookie})
-		}
-		return h
-	}
-	response := [][2]string{{":status", "200"}, {"content-type", "text/plain"}, {"content-length", "100"}}
-	newSession := append(response[:len(response):len(response)], [2]string{"set-cookie", "JSESSIONID=s1; Path=/"})
-	for i := range 3 { // the first requests of a VM may differ (maps growing): not measured
-		e.exchange(t, ctx, uint64(10+i), request("JSESSIONID=s; __VCAP_ID__=b"), response, "10.0.0.2:8080")
-	}
+	request, response, newSession := crossingsRequest, crossingsResponse, crossingsNewSession
+	e.warmUp(t, ctx)
 
 	for _, tc := range []struct {
 		name      string
@@ -213,7 +239,7 @@ func TestCrossingsPerRequest(t *testing.T) {
 		want      crossings
 		check     func(t *testing.T)
 	}{
-		{"sticky hit (C)", request("JSESSIONID=s; __VCAP_ID__=b"), response,
+		{"sticky hit (C)", request(stickyCookie), response,
 			crossings{entries: 4, allocs: 3, hostCalls: map[string]int{
 				"proxy_get_header_map_pairs": 2, "proxy_replace_header_map_value": 1, "proxy_get_property": 1}},
 			func(t *testing.T) {
@@ -241,6 +267,107 @@ func TestCrossingsPerRequest(t *testing.T) {
 				got.entries, sum(got.hostCalls), got.hostCalls, got.allocs)
 		})
 	}
+}
+
+// The benchmark's floors are hand-written modules with no language runtime
+// (cmd/bench/floor/*.wat, variants W0, W4 and W4new): each must cost Envoy
+// exactly the crossings the filter makes for the traffic it stands for, so
+// that C/W4 and D/W4new compare the filter with the least any proxy-wasm
+// filter doing its host calls can cost, and F/W0 the empty Go filter with
+// one without Go. Each exchange runs through the built filter and through the
+// module, and their crossings must be equal: calls into the VM, host calls by
+// name, allocation callbacks.
+func TestFloorModulesMakeTheFiltersCrossings(t *testing.T) {
+	const upstream = "10.0.0.2:8080" // b in crossingsConfig
+	filter, fctx := startEmulatedEnvoy(t)
+	filter.warmUp(t, fctx)
+	for _, tc := range []struct {
+		name, module string
+		config       string // the module's plugin configuration
+		req, resp    [][2]string
+		// want is what the module must make, from the filter's crossings.
+		want  func(filter crossings) crossings
+		check func(t *testing.T, filter, module *emulatedEnvoy)
+	}{
+		{"W4 = sticky hit (C)", "w4", upstream, crossingsRequest(stickyCookie), crossingsResponse,
+			func(f crossings) crossings { return f },
+			func(t *testing.T, f, m *emulatedEnvoy) {
+				assert.Equal(t, f.replaced, m.replaced, "the pin header, as the filter writes it")
+				assert.Empty(t, m.added)
+			}},
+		{"W4new = new session (D)", "w4new", "", crossingsRequest(""), crossingsNewSession,
+			func(f crossings) crossings { return f },
+			func(t *testing.T, f, m *emulatedEnvoy) {
+				assert.Empty(t, m.replaced)
+				// The filter's cookies, with the address where it has the id.
+				require.Len(t, f.added, 2)
+				assert.Equal(t, []string{"set-cookie: __VCAP_ID__=" + upstream + "; Path=/; HttpOnly", f.added[1]}, m.added)
+			}},
+		{"W0 = the calls into the VM alone (F)", "w0", "", crossingsRequest(stickyCookie), crossingsResponse,
+			func(f crossings) crossings { return crossings{entries: f.entries, hostCalls: map[string]int{}} },
+			func(t *testing.T, f, m *emulatedEnvoy) {
+				assert.Empty(t, m.replaced)
+				assert.Empty(t, m.added)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fc := filter.exchange(t, fctx, 100, tc.req, tc.resp, upstream)
+			m, mctx := startModule(t, floorModule(t, tc.module), tc.config)
+			m.warmUp(t, mctx)
+			got := m.exchange(t, mctx, 100, tc.req, tc.resp, upstream)
+			want := tc.want(fc)
+			tc.check(t, filter, m)
+			assert.Equal(t, want.entries, got.entries, "calls into the VM")
+			assert.Equal(t, want.hostCalls, got.hostCalls, "host calls")
+			assert.Equal(t, want.allocs, got.allocs, "allocation callbacks")
+			t.Logf("%s: %d calls into the VM, %d host calls %v, %d allocation callbacks (the filter: %d, %d %v, %d)",
+				tc.module, got.entries, sum(got.hostCalls), got.hostCalls, got.allocs,
+				fc.entries, sum(fc.hostCalls), fc.hostCalls, fc.allocs)
+		})
+	}
+}
+
+// The floor modules export nothing the filter does not (with its
+// signatures), so Envoy makes no call into them that it does not make into
+// the filter, and import only ABI 0.2 host functions.
+func TestFloorModulesExportNoMoreThanTheFilter(t *testing.T) {
+	exports := builtModule(t).ExportedFunctions()
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	t.Cleanup(func() { rt.Close(ctx) })
+	for _, name := range []string{"w0", "w4", "w4new"} {
+		mod, err := rt.CompileModule(ctx, floorModule(t, name))
+		require.NoError(t, err, name)
+		assert.Contains(t, mod.ExportedMemories(), "memory", name)
+		for export, def := range mod.ExportedFunctions() {
+			want, ok := exports[export]
+			if assert.True(t, ok, "%s exports %s, which the filter does not", name, export) {
+				assert.Equal(t, want.ParamTypes(), def.ParamTypes(), "%s: %s", name, export)
+				assert.Equal(t, want.ResultTypes(), def.ResultTypes(), "%s: %s", name, export)
+			}
+		}
+		for _, imp := range mod.ImportedFunctions() {
+			module, fn, _ := imp.Import()
+			want, ok := abiHostFunctions[fn]
+			if assert.True(t, ok && module == "env", "%s imports %s.%s", name, module, fn) {
+				assert.Equal(t, sig{want.params, want.results}, sig{imp.ParamTypes(), imp.ResultTypes()}, "%s: %s", name, fn)
+			}
+		}
+	}
+}
+
+// floorModule assembles cmd/bench/floor/<name>.wat with wat2wasm (Debian
+// package wabt; `make e2e` installs it first, as `make bench` does).
+func floorModule(t *testing.T, name string) []byte {
+	t.Helper()
+	wat2wasm, err := exec.LookPath("wat2wasm")
+	require.NoError(t, err, "wat2wasm assembles the benchmark's floor modules: `make wabt` installs it (Debian package wabt)")
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	msg, err := exec.Command(wat2wasm, "-o", out, filepath.Join("cmd", "bench", "floor", name+".wat")).CombinedOutput()
+	require.NoError(t, err, "wat2wasm %s.wat: %s", name, msg)
+	bin, err := os.ReadFile(out)
+	require.NoError(t, err)
+	return bin
 }
 
 func sum(m map[string]int) (n int) {

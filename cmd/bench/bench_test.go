@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +116,105 @@ func TestSealedSetupParses(t *testing.T) {
 	}
 	if c.Sealed == nil || c.Sealed.Ring == nil {
 		t.Fatalf("sealed mode off: %s", cfg.Wasm.Config)
+	}
+}
+
+// rounds makes one run per round with these requests/s (over 1 s) and Envoy
+// CPU microseconds per request.
+func rounds(rps []int64, cpuUS float64) []run1 {
+	var out []run1
+	for _, n := range rps {
+		out = append(out, run1{Load: wrkResult{Requests: n, DurationUS: 1_000_000},
+			EnvoyCPU: time.Duration(cpuUS*float64(n)) * time.Microsecond})
+	}
+	return out
+}
+
+// The floor ratios are taken round by round, and a target is met when their
+// median is at least the target.
+func TestFloorReport(t *testing.T) {
+	b := &bench{o: options{rounds: 3}, results: map[string][]run1{
+		"C":     rounds([]int64{900, 850, 800}, 60),
+		"W4":    rounds([]int64{1000, 1000, 1000}, 46),
+		"D":     rounds([]int64{860, 850, 700}, 70),
+		"W4new": rounds([]int64{1000, 1000, 1000}, 50),
+		"F":     rounds([]int64{990, 960, 975}, 42),
+		"W0":    rounds([]int64{1000, 1000, 1000}, 38),
+		"L":     rounds([]int64{950, 1000, 1000}, 44),
+	}}
+	var w strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
+	b.floorSection(p)
+	b.perRoundRatios(p)
+	out := w.String()
+	for _, want := range []string{
+		// C/W4: 0.9, 0.85, 0.8: median 0.85 < 0.90.
+		"| C/W4 | 0.900 | 0.850 | 0.800 | 0.800 | 0.850 | 0.900 | >= 0.90 | **not met** |",
+		// D/W4new: 0.86, 0.85, 0.70: median 0.85 >= 0.85.
+		"| D/W4new | 0.860 | 0.850 | 0.700 | 0.700 | 0.850 | 0.860 | >= 0.85 | met |",
+		// F/W0: 0.99, 0.96, 0.975: median 0.975 >= 0.97.
+		"| F/W0 | 0.990 | 0.960 | 0.975 | 0.960 | 0.975 | 0.990 | >= 0.97 | met |",
+		// C/L: 900/950, 850/1000, 800/1000.
+		"| C/L | 0.947 | 0.850 | 0.800 | 0.800 | 0.850 | 0.947 | >= 0.90 | **not met** |",
+		// An informative ratio has no verdict: C/F = 900/990, 850/960, 800/975.
+		"| C/F | 0.909 | 0.885 | 0.821 | 0.821 | 0.885 | 0.909 | (the filter's logic over the floor) |  |",
+		// CPU over the floor: C 60 - W4 46 every round.
+		"| C − W4 | Go runtime and filter code on a sticky hit | +14.0 | +14.0 | +14.0 |",
+		"| D − W4new | Go runtime and filter code on a new session | +20.0 | +20.0 | +20.0 |",
+		"| F − W0 | Go runtime alone (empty filters) | +4.0 | +4.0 | +4.0 |",
+		"| C − L | vcap-sticky over the Lua script | +16.0 | +16.0 | +16.0 |",
+		floorExplanation,
+		luaExplanation,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	// A ratio without its baseline's results (A was not run) has no row.
+	if strings.Contains(out, "| W0/A |") || strings.Contains(out, "| W4/A |") {
+		t.Errorf("a ratio over A, which was not run:\n%s", out)
+	}
+}
+
+// The chart renders with every variant (and its colour).
+func TestWriteChart(t *testing.T) {
+	b := &bench{results: map[string][]run1{}}
+	for i, v := range (&bench{}).definitions() {
+		b.order = append(b.order, v)
+		b.results[v.Key] = rounds([]int64{int64(1000 + 100*i), int64(900 + 100*i)}, float64(40+i))
+	}
+	path := filepath.Join(t.TempDir(), "chart.png")
+	if dir := os.Getenv("BENCH_CHART_DIR"); dir != "" { // to look at it
+		path = filepath.Join(dir, "chart.png")
+	}
+	if err := writeChart(b, path); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() < 10_000 {
+		t.Fatalf("chart: %v %v", st, err)
+	}
+}
+
+// Variant L's script gets the table of the real instances, id -> address.
+func TestLuaScript(t *testing.T) {
+	var ins []*upstream.Instance
+	for i := range 2 {
+		in, err := upstream.Start(instanceID(i), "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Stop()
+		ins = append(ins, in)
+	}
+	b := &bench{ids: []string{ins[0].ID, ins[1].ID}, upstreams: ins}
+	s := b.luaScript()
+	for _, in := range ins {
+		if want := `["` + in.ID + `"] = "` + in.Addr() + `",`; !strings.Contains(s, want) {
+			t.Errorf("no %s in\n%s", want, s)
+		}
+	}
+	if !strings.HasPrefix(s, "local INSTANCES = {\n") || !strings.Contains(s, "function envoy_on_request(") ||
+		!strings.Contains(s, "function envoy_on_response(") || !strings.Contains(s, `local PIN = "`+pinHeader+`"`) {
+		t.Errorf("script:\n%s", s)
 	}
 }

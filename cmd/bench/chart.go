@@ -30,6 +30,8 @@ var (
 	colorNative   = color.RGBA{R: 0x42, G: 0x85, B: 0xf4, A: 0xff} // Envoy's stateful_session
 	colorFilter   = color.RGBA{R: 0x0f, G: 0x9d, B: 0x58, A: 0xff} // vcap-sticky
 	colorFloor    = color.RGBA{R: 0xf4, G: 0xb4, B: 0x00, A: 0xff} // empty Go filter
+	colorWasm     = color.RGBA{R: 0xab, G: 0x47, B: 0xbc, A: 0xff} // runtime-less Wasm modules
+	colorLua      = color.RGBA{R: 0xdb, G: 0x44, B: 0x37, A: 0xff} // Envoy's Lua filter
 )
 
 func variantColor(key string) color.Color {
@@ -40,6 +42,10 @@ func variantColor(key string) color.Color {
 		return colorNative
 	case "F", "Fmiss":
 		return colorFloor
+	case "W0", "W4", "W4new":
+		return colorWasm
+	case "L":
+		return colorLua
 	}
 	return colorFilter
 }
@@ -62,7 +68,7 @@ func barPanel(b *bench, title, ylabel string, f func(run1) float64) (*plot.Plot,
 		// One bar chart per variant, so that each gets its colour.
 		one := make(plotter.Values, len(b.order))
 		one[i] = med
-		bars, err := plotter.NewBarChart(one, vg.Points(26))
+		bars, err := plotter.NewBarChart(one, vg.Points(20))
 		if err != nil {
 			return nil, err
 		}
@@ -126,16 +132,21 @@ func writeChart(b *bench, path string) error {
 	if err != nil {
 		return err
 	}
-	const w, h = 11 * vg.Inch, 4.2 * vg.Inch
+	const w, h = 13 * vg.Inch, 4.4 * vg.Inch
 	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(110))
 	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Points(18), PadTop: vg.Points(6), PadBottom: vg.Points(22), PadLeft: vg.Points(6), PadRight: vg.Points(6)}
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Points(18), PadTop: vg.Points(6), PadBottom: vg.Points(38), PadLeft: vg.Points(6), PadRight: vg.Points(6)}
 	canvases := plot.Align([][]*plot.Plot{{left, right}}, tiles, dc)
 	left.Draw(canvases[0][0])
 	right.Draw(canvases[0][1])
-	legend := "A, Anew, Aoh: Envoy alone (grey)   B: Envoy stateful_session (blue)   C, D, E, S, Snew: vcap-sticky (green)   F, Fmiss: floors of a Go Wasm filter (yellow)"
-	dc.FillText(draw.TextStyle{Color: color.Black, Font: left.Title.TextStyle.Font, XAlign: draw.XCenter, Handler: left.Title.TextStyle.Handler},
-		vg.Point{X: w / 2, Y: vg.Points(6)}, legend)
+	legend := []string{
+		"A, Anew, Aoh: Envoy alone (grey)   B: Envoy stateful_session (blue)   C, D, E, S, Snew: vcap-sticky (green)",
+		"F, Fmiss: floors of a Go Wasm filter (yellow)   W0, W4, W4new: runtime-less Wasm floors (purple)   L: Lua script (red)",
+	}
+	for i, line := range legend {
+		dc.FillText(draw.TextStyle{Color: color.Black, Font: left.Title.TextStyle.Font, XAlign: draw.XCenter, Handler: left.Title.TextStyle.Handler},
+			vg.Point{X: w / 2, Y: vg.Points(float64(20 - 14*i))}, line)
+	}
 
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err

@@ -40,6 +40,7 @@ type envoyConfig struct {
 	Wasm          *wasmFilter // nil: no Wasm filter
 	SessionCookie string      // non-empty: envoy.filters.http.stateful_session with this cookie
 	PinHeader     string      // non-empty: the override_host cluster of the filter's default mode
+	Lua           string      // non-empty: envoy.filters.http.lua with this script (variant L)
 	Endpoints     []endpoint
 }
 

@@ -3,8 +3,9 @@
 // benchmarks of the per-request logic. It writes BENCHMARKS.md and a chart.
 //
 // It starts -instances fake app instances (package upstream) and one Envoy
-// per setup, then runs wrk against the variants interleaved (A Anew B C D E F,
-// -rounds times), so that drift of a shared machine spreads over all of them:
+// per setup, then runs wrk against the variants interleaved (each round runs
+// every variant once, -rounds times), so that drift of a shared machine
+// spreads over all of them:
 //
 //	A     Envoy, no filter, round robin (the limit)
 //	Anew  A with D's traffic (the app starts a session): D's baseline
@@ -19,6 +20,13 @@
 //	      header_mutation filter, no Wasm (what pinning costs in Envoy)
 //	S     C in sealed mode: __VCAP_ID__ is a sealed token (docs/sealed.md)
 //	Snew  D in sealed mode: the filter seals a new token
+//	W0    a hand-written Wasm module, no language runtime, whose callbacks
+//	      return at once (cmd/bench/floor/w0.wat): F's floor, in F's setup
+//	W4    a hand-written module making exactly a sticky hit's host calls
+//	      (w4.wat), in C's setup: the floor of any proxy-wasm filter for C
+//	W4new the same for a new session's host calls (w4new.wat), in D's setup
+//	L     Envoy's Lua filter doing gorouter's core rule (sticky.lua), with
+//	      C's cluster and traffic
 //
 // Each round runs wrk twice per variant: with -connections for throughput and
 // Envoy's CPU time per request, and with one connection for latency.
@@ -28,6 +36,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,6 +58,7 @@ import (
 
 type options struct {
 	envoy, wasm, emptyWasm, wrk   string
+	floor                         string // the directory of the assembled W0, W4, W4new modules
 	instances, big                int
 	rounds, threads, connections  int
 	concurrency                   int
@@ -68,6 +78,7 @@ func main() {
 	flag.StringVar(&o.envoy, "envoy", os.Getenv("ENVOY_PATH"), "Envoy binary (default $ENVOY_PATH)")
 	flag.StringVar(&o.wasm, "wasm", "build/vcap-sticky.wasm", "the filter module")
 	flag.StringVar(&o.emptyWasm, "empty-wasm", "build/emptyfilter.wasm", "the empty filter module for variant F")
+	flag.StringVar(&o.floor, "floor", "build/floor", "the directory with w0.wasm, w4.wasm and w4new.wasm (cmd/bench/floor/*.wat, assembled by make) for variants W0, W4, W4new")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk binary")
 	flag.IntVar(&o.instances, "instances", 3, "app instances (upstream servers)")
 	flag.IntVar(&o.big, "big", 100_000, "instances in the route of variant E")
@@ -87,7 +98,7 @@ func main() {
 	flag.StringVar(&o.benchTime, "benchtime", "1s", "go test -benchtime")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	flag.StringVar(&o.chart, "chart", "docs/benchmarks.png", "chart to write (PNG)")
-	flag.StringVar(&o.variants, "variants", "A,Anew,Aoh,B,C,D,E,F,Fmiss,S,Snew", "variants to run, in this order")
+	flag.StringVar(&o.variants, "variants", "A,Anew,Aoh,B,C,W4,L,D,W4new,E,F,W0,Fmiss,S,Snew", "variants to run, in this order")
 	flag.StringVar(&o.keepDir, "keep", "", "keep Envoy configs and logs in this directory (default: a temporary one, removed)")
 	flag.StringVar(&o.wasmEnv, "wasm-env", "", "environment of the Wasm VMs of every filter, e.g. GOGC=400 (comma-separated NAME=value)")
 	flag.Parse()
@@ -260,10 +271,16 @@ func (b *bench) prepare() error {
 		b.order = append(b.order, v)
 		b.setups[v.setup] = allSetups[v.setup]
 	}
-	for _, path := range []string{o.wasm, o.emptyWasm} {
-		if path == o.emptyWasm && b.setups["empty"] == nil {
-			continue
+	need := []string{o.wasm}
+	if b.setups["empty"] != nil {
+		need = append(need, o.emptyWasm)
+	}
+	for name, s := range floorSetups {
+		if b.setups[name] != nil {
+			need = append(need, filepath.Join(o.floor, s))
 		}
+	}
+	for _, path := range need {
 		if _, err := os.Stat(path); err != nil {
 			return fmt.Errorf("%w (make bench builds it)", err)
 		}
@@ -327,7 +344,12 @@ func (b *bench) endpoints() []endpoint {
 }
 
 // setupOrder is the order Envoys start in (and the memory table's).
-var setupOrder = []string{"plain", "plain-oh", "native", "filter", "filter-new", "filter-big", "empty", "filter-sealed"}
+var setupOrder = []string{"plain", "plain-oh", "native", "filter", "filter-new", "filter-big", "empty", "filter-sealed",
+	"floor-w0", "floor-w4", "floor-w4new", "lua"}
+
+// floorSetups are the setups of the runtime-less modules, and each one's file
+// in -floor.
+var floorSetups = map[string]string{"floor-w0": "w0.wasm", "floor-w4": "w4.wasm", "floor-w4new": "w4new.wasm"}
 
 var allSetups = map[string]*setup{
 	"plain": {Name: "plain", Title: "no filter, round robin", cfg: func(b *bench) (envoyConfig, error) {
@@ -349,6 +371,46 @@ var allSetups = map[string]*setup{
 		p, err := filepath.Abs(b.o.emptyWasm)
 		return envoyConfig{Wasm: &wasmFilter{Name: "empty", Path: p, Env: b.wasmEnv()}, Endpoints: b.endpoints()}, err
 	}},
+	// W0 runs in F's setup (round robin), W4 and W4new in C's and D's (the
+	// override_host cluster), so that each pair differs only in the module.
+	"floor-w0": {Name: "floor-w0", Title: "W0: runtime-less Wasm module, no host calls", cfg: func(b *bench) (envoyConfig, error) {
+		p, err := filepath.Abs(filepath.Join(b.o.floor, floorSetups["floor-w0"]))
+		return envoyConfig{Wasm: &wasmFilter{Name: "w0", Path: p}, Endpoints: b.endpoints()}, err
+	}},
+	"floor-w4": {Name: "floor-w4", Title: "W4: runtime-less Wasm module, a sticky hit's host calls, override_host", cfg: func(b *bench) (envoyConfig, error) {
+		p, err := filepath.Abs(filepath.Join(b.o.floor, floorSetups["floor-w4"]))
+		// The module's configuration is its pin value: instance 0, as C's cookie names.
+		pin := ""
+		if len(b.upstreams) > 0 {
+			pin = b.upstreams[0].Addr()
+		}
+		return envoyConfig{Wasm: &wasmFilter{Name: "w4", Path: p, Config: pin}, PinHeader: pinHeader, Endpoints: b.endpoints()}, err
+	}},
+	"floor-w4new": {Name: "floor-w4new", Title: "W4new: runtime-less Wasm module, a new session's host calls, override_host", cfg: func(b *bench) (envoyConfig, error) {
+		p, err := filepath.Abs(filepath.Join(b.o.floor, floorSetups["floor-w4new"]))
+		return envoyConfig{Wasm: &wasmFilter{Name: "w4new", Path: p}, PinHeader: pinHeader, Endpoints: b.endpoints()}, err
+	}},
+	"lua": {Name: "lua", Title: "Lua script, gorouter's core rule, override_host", cfg: func(b *bench) (envoyConfig, error) {
+		return envoyConfig{Lua: b.luaScript(), PinHeader: pinHeader, Endpoints: b.endpoints()}, nil
+	}},
+}
+
+// luaRule is variant L's script, without its instance table.
+//
+//go:embed sticky.lua
+var luaRule string
+
+// luaScript is variant L's script: the instance table (id -> address of the
+// real instances, as the filter's route has them), then the rule.
+func (b *bench) luaScript() string {
+	var s strings.Builder
+	s.WriteString("local INSTANCES = {\n")
+	for i, in := range b.upstreams {
+		fmt.Fprintf(&s, "  [%q] = %q,\n", b.ids[i], in.Addr())
+	}
+	s.WriteString("}\n")
+	s.WriteString(luaRule)
+	return s.String()
 }
 
 func (b *bench) wasmEnv() map[string]string {
@@ -398,6 +460,10 @@ func (b *bench) definitions() []*variant {
 		{Key: "Aoh", Title: "Envoy, no filter, C's cluster", setup: "plain-oh", path: "/", check: checkServed},
 		{Key: "S", Title: "vcap-sticky sealed, sticky hit", setup: "filter-sealed", path: "/", check: checkSealedPinned},
 		{Key: "Snew", Title: "vcap-sticky sealed, new session", setup: "filter-sealed", path: "/?session=new", check: checkNewSession},
+		{Key: "W0", Title: "runtime-less Wasm, returns at once", setup: "floor-w0", path: "/", check: checkServed},
+		{Key: "W4", Title: "runtime-less Wasm, a sticky hit's host calls", setup: "floor-w4", path: "/", check: checkSameAs(0, sticky)},
+		{Key: "W4new", Title: "runtime-less Wasm, a new session's host calls", setup: "floor-w4new", path: "/?session=new", check: checkNewSession},
+		{Key: "L", Title: "Lua script, sticky hit", setup: "lua", path: "/", check: checkLua(sticky)},
 	}
 }
 
@@ -414,7 +480,7 @@ func (b *bench) startAll(ctx context.Context) error {
 	// Traffic that carries cookies carries the same bytes in every variant
 	// that does not need others (A, C, E, F), so only the filters differ.
 	for _, v := range b.order {
-		if v.Key != "B" && v.Key != "D" && v.Key != "Anew" && v.Key != "Snew" {
+		if v.Key != "B" && v.Key != "D" && v.Key != "Anew" && v.Key != "Snew" && v.Key != "W4new" {
 			v.cookie = "JSESSIONID=" + sessionID + "; __VCAP_ID__=" + b.ids[0]
 		}
 	}
@@ -528,6 +594,42 @@ func checkPinnedTo(id string, cookie func() string) func(b *bench, v *variant) e
 			return fmt.Errorf("sticky_hits went from %d to %d", before, after)
 		}
 		return nil
+	}
+}
+
+// checkSameAs: every request with the cookie goes to instance i (a module
+// without counters: W4).
+func checkSameAs(i int, cookie func() string) func(b *bench, v *variant) error {
+	return func(b *bench, v *variant) error {
+		v.cookie = cookie()
+		return checkSameInstance(b, v, b.ids[i])
+	}
+}
+
+// checkLua: the script pins as C does (every request with C's cookie to
+// instance 0, and with another instance's id to that one), and a response
+// that starts a session gets __VCAP_ID__ with the id of the instance that
+// served it.
+func checkLua(cookie func() string) func(b *bench, v *variant) error {
+	return func(b *bench, v *variant) error {
+		other := *v
+		other.cookie = "JSESSIONID=" + sessionID + "; " + vcapCookie + "=" + b.ids[len(b.ids)-1]
+		if err := checkSameInstance(b, &other, b.ids[len(b.ids)-1]); err != nil {
+			return fmt.Errorf("pinned by the last instance's id: %w", err)
+		}
+		first := *v
+		first.path = "/?session=new"
+		for range len(b.ids) {
+			res, err := b.get(&first, "")
+			if err != nil {
+				return err
+			}
+			got, ok := setCookieValue(res.Header.Values("Set-Cookie"), vcapCookie)
+			if served := res.Header.Get(upstream.InstanceHeader); !ok || got != served {
+				return fmt.Errorf("new session served by %q got %s=%q (%v)", served, vcapCookie, got, res.Header.Values("Set-Cookie"))
+			}
+		}
+		return checkSameAs(0, cookie)(b, v)
 	}
 }
 
