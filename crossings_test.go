@@ -44,6 +44,7 @@ type emulatedEnvoy struct {
 	upstream    string            // upstream.address
 	replaced    map[string]string // request headers the filter replaced
 	added       []string          // response headers the filter added, "name: value"
+	increments  int64             // the sum of every proxy_increment_metric offset
 	counts      crossings
 }
 
@@ -106,6 +107,8 @@ func (e *emulatedEnvoy) hostFunction(name string, hasResult bool) api.GoModuleFu
 			e.replaced[e.read(m, st[1], st[2])] = e.read(m, st[3], st[4])
 		case "proxy_add_header_map_value":
 			e.added = append(e.added, e.read(m, st[1], st[2])+": "+e.read(m, st[3], st[4]))
+		case "proxy_increment_metric":
+			e.increments += int64(st[1])
 		}
 		if hasResult {
 			st[0] = status
@@ -375,4 +378,22 @@ func sum(m map[string]int) (n int) {
 		n += v
 	}
 	return n
+}
+
+// A retired plugin hands over its batched counters. The module does not
+// export proxy_on_done, so Envoy deletes the root context at once
+// (proxy_on_delete): the counters batched since the last tick must reach
+// Envoy then, or a configuration update loses them (TestFaultsUnderLoad).
+func TestRetiredPluginFlushesItsCounters(t *testing.T) {
+	e, ctx := startEmulatedEnvoy(t) // crossingsConfig: the default, batched counters
+	require.Nil(t, e.mod.ExportedFunction("proxy_on_done"), "the headers-only build")
+	const n = 5
+	for i := range n {
+		e.exchange(t, ctx, uint64(20+i), crossingsRequest(stickyCookie), crossingsResponse, "10.0.0.2:8080")
+	}
+	e.increments = 0
+	e.counts = crossings{hostCalls: map[string]int{}}
+	e.call(t, ctx, "proxy_on_delete", 1)
+	assert.Equal(t, int64(n), e.increments, "every sticky hit batched since the (never fired) tick, as the plugin goes")
+	assert.Equal(t, 1, e.counts.hostCalls["proxy_increment_metric"], "one counter changed: one host call")
 }

@@ -149,12 +149,15 @@ type ECDSFixture struct {
 // StartECDSFixture starts DefaultIDs instances and Envoy in override_host mode
 // with the wasm filter discovered from a file that first holds initial.
 // initial.ModulePath defaults to the module under test and PluginJSON to the
-// standard plugin config over the instances.
-func StartECDSFixture(t testing.TB, initial ECDSFilter) *ECDSFixture {
+// standard plugin config over the instances (after adjust).
+func StartECDSFixture(t testing.TB, initial ECDSFilter, adjust ...func(*Bootstrap)) *ECDSFixture {
 	t.Helper()
 	insts := StartInstances(t, DefaultIDs...)
 	b, err := NewBootstrap(ModeOverrideHost, wasmPath, PluginInstances(insts))
 	require.NoError(t, err)
+	for _, a := range adjust {
+		a(&b)
+	}
 	if initial.ModulePath == "" {
 		initial.ModulePath = wasmPath
 	}

@@ -172,6 +172,18 @@ func TestCountersAreBatchedUntilTheTick(t *testing.T) {
 		h.host.Tick()
 		assert.Equal(t, uint64(4), read(h, "sticky_hits"))
 	})
+	t.Run("plugin retired", func(t *testing.T) {
+		h := newHarness(t, "")
+		for range 3 {
+			h.request(appHost, "/", sticky).respond(addrB)
+		}
+		inFlight := h.request(appHost, "/", sticky)
+		assert.Zero(t, read(h, "sticky_hits"), "not sent before the tick")
+		assert.True(t, h.host.FinishVM(), "done at once")
+		assert.Equal(t, uint64(4), read(h, "sticky_hits"), "handed over when the plugin is retired, with no tick")
+		inFlight.respond(addrA)
+		assert.Equal(t, uint64(1), read(h, "fallbacks"), "a stream still in flight counts at once")
+	})
 	t.Run("unbatched", func(t *testing.T) {
 		h := newHarness(t, `"metrics_flush_interval_ms":0`)
 		assert.Zero(t, h.host.GetTickPeriod(), "no tick")

@@ -91,6 +91,22 @@ func (p *pluginContext) OnTick() {
 	}
 }
 
+// OnPluginDone runs when Envoy retires the plugin: a configuration update
+// (ECDS), a listener drain, shutdown. The plugin's tick stops with it, so it
+// hands over what it batched, and its streams still in flight count each
+// increment at once: nothing counted is lost with the plugin.
+func (p *pluginContext) OnPluginDone() bool {
+	defer func() {
+		if r := recover(); r != nil {
+			p.metrics.recovered("OnPluginDone", r)
+		}
+	}()
+	if p.metrics != nil {
+		p.metrics.unbatch()
+	}
+	return true
+}
+
 func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 	if p.cfg == nil {
 		// Never configured (Envoy creates no stream for a plugin that failed

@@ -85,4 +85,16 @@ func proxyOnHttpCallResponseABI(contextID, calloutID, numHeaders, bodySize, numT
 }
 
 //go:wasmexport proxy_on_delete
-func proxyOnDeleteABI(contextID uint32) { proxyOnDelete(contextID) }
+func proxyOnDeleteABI(contextID uint32) {
+	if !exportsOnDone {
+		// Envoy calls proxy_on_done only if the module exports it, and then
+		// proxy_on_delete; without it, a plugin is deleted at once. Give
+		// OnPluginDone its call here, so that a plugin can hand over what it
+		// holds (batched counters) before it goes. A plugin that asks to
+		// finish later (false) cannot be waited for: it is deleted.
+		if _, ok := currentState.pluginContexts[contextID]; ok {
+			proxyOnDone(contextID)
+		}
+	}
+	proxyOnDelete(contextID)
+}

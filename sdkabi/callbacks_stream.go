@@ -10,8 +10,8 @@ package internal
 // so the build tag sdkabi_headers_only leaves these out (`make build` sets
 // it; BENCHMARKS.md has the cost). Without the tag the binding exports every
 // callback the SDK defines. Left out, Envoy's defaults apply: bodies and
-// trailers continue, a stream or plugin is done at once (OnPluginDone is
-// not called), nothing is logged.
+// trailers continue, a stream is done at once, a plugin's OnPluginDone runs
+// from proxy_on_delete (callbacks.go), nothing is logged.
 
 //go:wasmexport proxy_on_request_body
 func proxyOnRequestBodyABI(contextID, bodySize, endOfStream uint32) uint32 {
@@ -32,6 +32,9 @@ func proxyOnResponseBodyABI(contextID, bodySize, endOfStream uint32) uint32 {
 func proxyOnResponseTrailersABI(contextID, numTrailers uint32) uint32 {
 	return uint32(proxyOnResponseTrailers(contextID, int(numTrailers)))
 }
+
+// exportsOnDone: Envoy calls proxy_on_done itself.
+const exportsOnDone = true
 
 //go:wasmexport proxy_on_done
 func proxyOnDoneABI(contextID uint32) uint32 { return boolABI(proxyOnDone(contextID)) }
