@@ -140,7 +140,7 @@ func writeChart(b *bench, path string) error {
 	left.Draw(canvases[0][0])
 	right.Draw(canvases[0][1])
 	legend := []string{
-		"A, Anew, Aoh: Envoy alone (grey)   B: Envoy stateful_session (blue)   C, D, E, S, Snew: vcap-sticky (green)",
+		"A, Anew, Aoh: Envoy alone (grey)   B: Envoy stateful_session (blue)   C, D, E, S, Sforged, Snew: vcap-sticky (green)",
 		"F, Fmiss: floors of a Go Wasm filter (yellow)   W0, W4, W4new: runtime-less Wasm floors (purple)   L: Lua script (red)",
 	}
 	for i, line := range legend {

@@ -20,6 +20,8 @@
 //	      header_mutation filter, no Wasm (what pinning costs in Envoy)
 //	S     C in sealed mode: __VCAP_ID__ is a sealed token (docs/sealed.md)
 //	Snew  D in sealed mode: the filter seals a new token
+//	Sforged  S with a forged token (the Envoy key's id, a forged body): one
+//	      open that fails, normal balancing, a new token sealed per request
 //	W0    a hand-written Wasm module, no language runtime, whose callbacks
 //	      return at once (cmd/bench/floor/w0.wat): F's floor, in F's setup
 //	W4    a hand-written module making exactly a sticky hit's host calls
@@ -98,7 +100,7 @@ func main() {
 	flag.StringVar(&o.benchTime, "benchtime", "1s", "go test -benchtime")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	flag.StringVar(&o.chart, "chart", "docs/benchmarks.png", "chart to write (PNG)")
-	flag.StringVar(&o.variants, "variants", "A,Anew,Aoh,B,C,W4,L,D,W4new,E,F,W0,Fmiss,S,Snew", "variants to run, in this order")
+	flag.StringVar(&o.variants, "variants", "A,Anew,Aoh,B,C,W4,L,D,W4new,E,F,W0,Fmiss,S,Sforged,Snew", "variants to run, in this order")
 	flag.StringVar(&o.keepDir, "keep", "", "keep Envoy configs and logs in this directory (default: a temporary one, removed)")
 	flag.StringVar(&o.wasmEnv, "wasm-env", "", "environment of the Wasm VMs of every filter, e.g. GOGC=400 (comma-separated NAME=value)")
 	flag.Parse()
@@ -460,6 +462,7 @@ func (b *bench) definitions() []*variant {
 		{Key: "Aoh", Title: "Envoy, no filter, C's cluster", setup: "plain-oh", path: "/", check: checkServed},
 		{Key: "S", Title: "vcap-sticky sealed, sticky hit", setup: "filter-sealed", path: "/", check: checkSealedPinned},
 		{Key: "Snew", Title: "vcap-sticky sealed, new session", setup: "filter-sealed", path: "/?session=new", check: checkNewSession},
+		{Key: "Sforged", Title: "vcap-sticky sealed, forged token", setup: "filter-sealed", path: "/", check: checkSealedForged},
 		{Key: "W0", Title: "runtime-less Wasm, returns at once", setup: "floor-w0", path: "/", check: checkServed},
 		{Key: "W4", Title: "runtime-less Wasm, a sticky hit's host calls", setup: "floor-w4", path: "/", check: checkSameAs(0, sticky)},
 		{Key: "W4new", Title: "runtime-less Wasm, a new session's host calls", setup: "floor-w4new", path: "/?session=new", check: checkNewSession},
@@ -667,6 +670,37 @@ func checkSealedPinned(b *bench, v *variant) error {
 		return fmt.Errorf("served by unknown instance %q", served)
 	}
 	return checkPinnedTo(served, func() string { return "JSESSIONID=" + sessionID + "; " + vcapCookie + "=" + tok })(b, v)
+}
+
+// checkSealedForged forges a token an attacker could send: a genuine
+// token's version and key id (its first 4 characters, 3 bytes) and a body
+// of zero bytes. It costs the filter one AES-GCM open that fails, and the
+// response re-issues a new token; tokens_rejected_unauthentic counts it.
+func checkSealedForged(b *bench, v *variant) error {
+	first := *v
+	first.path = "/?session=new"
+	res, err := b.get(&first, "")
+	if err != nil {
+		return err
+	}
+	tok, ok := setCookieValue(res.Header.Values("Set-Cookie"), vcapCookie)
+	if !ok || len(tok) < 4 {
+		return fmt.Errorf("no sealed %s in %q", vcapCookie, res.Header.Values("Set-Cookie"))
+	}
+	v.cookie = "JSESSIONID=" + sessionID + "; " + vcapCookie + "=" + tok[:4] + strings.Repeat("A", len(tok)-4)
+	p := b.setups[v.setup].proc
+	before := p.flushedStat("wasmcustom.vcap_sticky.tokens_rejected_unauthentic")
+	res, err = b.get(v, v.cookie)
+	if err != nil {
+		return err
+	}
+	if again, ok := setCookieValue(res.Header.Values("Set-Cookie"), vcapCookie); !ok || again == tok {
+		return fmt.Errorf("the forged token was not replaced by a new one: %q", res.Header.Values("Set-Cookie"))
+	}
+	if after := p.flushedStat("wasmcustom.vcap_sticky.tokens_rejected_unauthentic"); after != before+1 {
+		return fmt.Errorf("tokens_rejected_unauthentic went from %d to %d, want one more", before, after)
+	}
+	return nil
 }
 
 // setCookieValue finds a cookie's value in Set-Cookie header lines.

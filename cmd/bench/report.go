@@ -109,6 +109,7 @@ var ratios = []ratio{
 	{"Fmiss/F", "Fmiss", "F", "(the filter's first host calls)", math.NaN()},
 	{"S/C", "S", "C", "(sealed mode's cost on a sticky hit)", math.NaN()},
 	{"Snew/D", "Snew", "D", "(sealed mode's cost on a new session)", math.NaN()},
+	{"Sforged/S", "Sforged", "S", "(a forged token against a genuine one: one failed open and a new seal)", math.NaN()},
 }
 
 // perRound pairs two variants' figures round by round.
@@ -218,21 +219,22 @@ func report(b *bench) string {
 	p("## Variants\n\n")
 	p("| variant | Envoy setup | traffic |\n| --- | --- | --- |\n")
 	traffic := map[string]string{
-		"A":     "`GET /` with `Cookie: JSESSIONID=…; __VCAP_ID__=…` (the bytes of C; Envoy ignores them)",
-		"Anew":  "`GET /?session=new`, no cookie: the app sets `JSESSIONID` (D's traffic without the filter)",
-		"B":     "`GET /` with `JSESSIONID` and the `" + envoyCookie + "` cookie Envoy set on a first response",
-		"C":     "`GET /` with `JSESSIONID` and a valid `__VCAP_ID__`: pinned through `override_host`",
-		"D":     "`GET /?session=new`, no cookie: the app sets `JSESSIONID`, the filter adds `__VCAP_ID__` and `__VCAP_ID_META__`",
-		"E":     fmt.Sprintf("as C; the route has %d instances (%d real, the rest fake addresses)", o.big, o.instances),
-		"F":     "as A, through a Go Wasm filter whose callbacks do nothing",
-		"Fmiss": "as C but `Host: no-route.example`: the filter runs, reads the request headers (one host call), finds no route and does nothing",
-		"Aoh":   "as A, through C's cluster: `override_host` load balancing and the upstream `header_mutation` filter, no Wasm",
-		"S":     "as C, but `__VCAP_ID__` is a sealed token the Envoy issued at start (`/?session=new`), opened on every request",
-		"Snew":  "as D; the filter seals a new token into `__VCAP_ID__`",
-		"W0":    "as F, through a hand-written Wasm module without a language runtime (`cmd/bench/floor/w0.wat`) whose callbacks return at once",
-		"W4":    "as C, through a hand-written module (`w4.wat`) making exactly a sticky hit's host calls and allocation callbacks, pinning to instance 0",
-		"W4new": "as D, through a hand-written module (`w4new.wat`) making exactly a new session's host calls and allocation callbacks (adds `__VCAP_ID__` and `__VCAP_ID_META__`)",
-		"L":     "as C, through an Envoy Lua script (`cmd/bench/sticky.lua`) that pins on `JSESSIONID` + a known `__VCAP_ID__` with the same header and cluster",
+		"A":       "`GET /` with `Cookie: JSESSIONID=…; __VCAP_ID__=…` (the bytes of C; Envoy ignores them)",
+		"Anew":    "`GET /?session=new`, no cookie: the app sets `JSESSIONID` (D's traffic without the filter)",
+		"B":       "`GET /` with `JSESSIONID` and the `" + envoyCookie + "` cookie Envoy set on a first response",
+		"C":       "`GET /` with `JSESSIONID` and a valid `__VCAP_ID__`: pinned through `override_host`",
+		"D":       "`GET /?session=new`, no cookie: the app sets `JSESSIONID`, the filter adds `__VCAP_ID__` and `__VCAP_ID_META__`",
+		"E":       fmt.Sprintf("as C; the route has %d instances (%d real, the rest fake addresses)", o.big, o.instances),
+		"F":       "as A, through a Go Wasm filter whose callbacks do nothing",
+		"Fmiss":   "as C but `Host: no-route.example`: the filter runs, reads the request headers (one host call), finds no route and does nothing",
+		"Aoh":     "as A, through C's cluster: `override_host` load balancing and the upstream `header_mutation` filter, no Wasm",
+		"S":       "as C, but `__VCAP_ID__` is a sealed token the Envoy issued at start (`/?session=new`), opened on every request",
+		"Snew":    "as D; the filter seals a new token into `__VCAP_ID__`",
+		"Sforged": "as S, but `__VCAP_ID__` is forged: the key id of S's key and a body of zero bytes (one AES-GCM open that fails, then a new token sealed for the response)",
+		"W0":      "as F, through a hand-written Wasm module without a language runtime (`cmd/bench/floor/w0.wat`) whose callbacks return at once",
+		"W4":      "as C, through a hand-written module (`w4.wat`) making exactly a sticky hit's host calls and allocation callbacks, pinning to instance 0",
+		"W4new":   "as D, through a hand-written module (`w4new.wat`) making exactly a new session's host calls and allocation callbacks (adds `__VCAP_ID__` and `__VCAP_ID_META__`)",
+		"L":       "as C, through an Envoy Lua script (`cmd/bench/sticky.lua`) that pins on `JSESSIONID` + a known `__VCAP_ID__` with the same header and cluster",
 	}
 	for _, v := range b.order {
 		p("| **%s** %s | %s | %s |\n", v.Key, v.Title, b.setups[v.setup].Title, traffic[v.Key])
@@ -262,7 +264,7 @@ func report(b *bench) string {
 	}
 	p("\nLatency added over A (microseconds, 1 connection, per round):\n\n")
 	p("| variant | added p50 min / median / max | added p99 min / median / max | target |\n| --- | --- | --- | --- |\n")
-	for _, k := range []string{"B", "C", "D", "E", "F", "Fmiss", "Aoh", "S", "Snew", "W0", "W4", "W4new", "L"} {
+	for _, k := range []string{"B", "C", "D", "E", "F", "Fmiss", "Aoh", "S", "Sforged", "Snew", "W0", "W4", "W4new", "L"} {
 		base := baseline(k)
 		if !have(k) || !have(base) || o.latDuration == 0 {
 			continue
@@ -279,7 +281,7 @@ func report(b *bench) string {
 	p("\nEnvoy CPU time per request added over A (microseconds, from `/proc/<pid>/stat` during the throughput runs; ")
 	p("independent of what else the machine ran):\n\n")
 	p("| variant | min | median | max |\n| --- | --- | --- | --- |\n")
-	for _, k := range []string{"B", "Aoh", "W0", "F", "Fmiss", "W4", "L", "C", "W4new", "D", "E", "S", "Snew"} {
+	for _, k := range []string{"B", "Aoh", "W0", "F", "Fmiss", "W4", "L", "C", "W4new", "D", "E", "S", "Sforged", "Snew"} {
 		base := baseline(k)
 		if have(k) && have(base) {
 			p("| %s − %s | %s |\n", k, base, mmm(b.perRound(k, base, run1.cpuPerReq, sub), "%+.1f"))
