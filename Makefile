@@ -58,13 +58,16 @@ image: $(WASM) ## the Wasm OCI image (compat variant) in build/image and build/v
 		VCAP_STICKY_IMAGE_ARCHIVE="$(CURDIR)/$(IMAGE_ARCHIVE)" \
 		go test -count=1 -run '^TestBuiltImage$$' ./cmd/wasm-image/
 
-# deploy/envoy-gateway is a Go module of its own (Envoy Gateway's API types
-# and translator stay out of the filter's module).
-EG_MODULE := deploy/envoy-gateway
-unit: ## native unit tests (proxytest), no Envoy needed; the Envoy Gateway manifests' module too
+# deploy/envoy-gateway and deploy/istio are Go modules of their own (Envoy
+# Gateway's and Istio's API types and generators stay out of the filter's
+# module). deploy/istio's generator (build tag istioxds) is not built here.
+EG_MODULE    := deploy/envoy-gateway
+ISTIO_MODULE := deploy/istio
+unit: ## native unit tests (proxytest), no Envoy needed; the Envoy Gateway and Istio manifests' modules too
 	go vet ./...
 	go test -count=1 $(UNIT_PKGS)
 	cd $(EG_MODULE) && go vet ./... && go test -count=1 ./...
+	cd $(ISTIO_MODULE) && go vet ./... && go test -count=1 ./...
 
 # Envoy Gateway's translator (egctl, built once with `go tool`, then cached)
 # on the manifests: deploy/envoy-gateway/testdata/xds.yaml, which the e2e test
@@ -72,6 +75,15 @@ unit: ## native unit tests (proxytest), no Envoy needed; the Envoy Gateway manif
 .PHONY: envoy-gateway-xds
 envoy-gateway-xds: ## regenerate deploy/envoy-gateway/testdata/xds.yaml with Envoy Gateway's translator (~10 min the first time)
 	scripts/envoy-gateway-xds.sh
+
+# istiod's own config generator (istio.io/istio's fake discovery server,
+# in-process, deploy/istio/xdsgen) on the Istio gateway manifests:
+# deploy/istio/testdata/xds.yaml, which the e2e test TestIstioConfig runs.
+# `make unit` fails when it is out of date. The build cache is kept in
+# build/istio-gocache.
+.PHONY: istio-xds
+istio-xds: ## regenerate deploy/istio/testdata/xds.yaml with istiod's config generator (~10 min, 2.3 GB cache the first time)
+	scripts/istio-xds.sh
 
 # Go native fuzzing (cookie, config, filter): each FuzzXxx target in turn, as
 # `go test -fuzz` takes one target per run. `make test` runs the short form.

@@ -9,19 +9,16 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
-	"github.com/vcap-sticky/vcap-sticky/token"
 	"github.com/vcap-sticky/vcap-sticky/upstream"
 )
 
@@ -204,55 +201,14 @@ func TestEnvoyGatewayConfig(t *testing.T) {
 	wasm := extensionPolicyWasm(t)
 	require.Equal(t, []string{"VCAP_STICKY_KEYS"}, wasm.Env.HostKeys)
 	t.Setenv("VCAP_STICKY_KEYS", key)
-	insts := StartInstances(t, DefaultIDs...)
-	f := StartFixtureYAML(t, insts, Bootstrap{}, envoyGatewayBootstrap(t, insts), EnvoyOptions{ListenerName: egListener})
-	f.Host = egHost
+	g := startGeneratedGateway(t, key, egHost, egListener, func(insts []*upstream.Instance) string { return envoyGatewayBootstrap(t, insts) })
 
-	ring, err := token.ParseKeys(key)
-	require.NoError(t, err)
-	addressIn := func(v string) string {
-		t.Helper()
-		p, err := ring.Open(v, token.RouteTagOf(egHost, "/"), time.Now())
-		require.NoError(t, err, "a token for route %s", egHost)
-		return p.Address.String()
-	}
-
-	// A new session gets __VCAP_ID__; both cookies stick, on every instance.
-	sessions := map[string]Session{}
-	for _, in := range insts {
-		s := f.SessionOn(t, in.ID)
-		checkToken(t, f, s.VCAPID)
-		assert.Equal(t, in.Addr(), addressIn(s.VCAPID))
-		assert.Equal(t, map[string]int{in.ID: 10}, pinnedRequests(t, f, s, 10), "%s", in.ID)
-		sessions[in.ID] = s
-	}
+	g.sessionsStick(t, nil)
 	// A client's pin header picks nothing.
-	requireSpread(t, f.Spread(t, spreadRequests, "/", http.Header{PinHeader: {f.Instance(t, "instance-c").Addr()}}), "forged "+PinHeader)
-
-	// A stopped instance: the retry Envoy Gateway configured reaches another
-	// one, and the cookie is rewritten for it.
-	require.NoError(t, f.Instance(t, "instance-a").Stop())
-	r := f.Get(t, "/", sessions["instance-a"].CookieHeader())
-	require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
-	moved := f.Instance(t, r.Instance())
-	require.NotEqual(t, "instance-a", moved.ID)
-	v := oneCookie(t, r, VCAPCookie).Value
-	assert.Equal(t, moved.Addr(), addressIn(v), "a cookie for the instance that served")
-	assert.Equal(t, map[string]int{moved.ID: 10}, pinnedRequests(t, f, Session{JSessionID: sessions["instance-a"].JSessionID, VCAPID: v}, 10))
-
-	// The filter's counters are in Envoy's stats (metrics_flush_interval_ms
-	// is the default here: wait for the flush).
-	require.Eventually(t, func() bool {
-		v, ok := f.Envoy.Stat(t, FilterStat("fallbacks"))
-		return ok && v >= 1
-	}, 5*time.Second, 100*time.Millisecond, "wasmcustom.vcap_sticky.fallbacks in Envoy's stats")
-	for _, name := range []string{"sticky_hits", "cookies_set", "cookies_refreshed"} {
-		v, ok := f.Envoy.Stat(t, FilterStat(name))
-		assert.True(t, ok && v > 0, "%s = %d", FilterStat(name), v)
-	}
-	assert.Zero(t, f.Envoy.FilterCounter(t, "panics"))
-	started := fmt.Sprint(f.Envoy.LogLines(`vcap-sticky: configured`))
-	assert.Contains(t, started, "override_host", "the plugin started in override_host mode")
+	requireSpread(t, g.Spread(t, spreadRequests, "/", http.Header{PinHeader: {g.Instance(t, "instance-c").Addr()}}), "forged "+PinHeader)
+	// The retry policy Envoy Gateway made moves a stopped instance's session.
+	g.stoppedInstanceFallsBack(t)
+	started := g.countedAndStarted(t, "override_host")
 	assert.Regexp(t, `\(build [0-9A-Za-z][0-9A-Za-z.+-]*\)`, started, "the start log names the build")
 	// make build records the name it linked in next to the module (git
 	// describe of the checkout; "unknown" outside a git checkout).
