@@ -32,7 +32,16 @@ type pluginContext struct {
 	cfg     *config.Config
 	engine  *sticky.Engine
 	metrics *metrics
+
+	// free holds HTTP contexts Envoy has deleted, for the next streams: a
+	// context and the buffers it reads headers into are allocated once, not
+	// per request (OnHttpContextDelete; only the Wasm binding calls it).
+	free []*httpContext
 }
+
+// maxFree bounds the contexts kept for reuse: as many as were in flight at
+// once, up to this.
+const maxFree = 1024
 
 // OnPluginStart parses the configuration once; an invalid one fails the
 // plugin with one log line naming the field, and Envoy keeps any previous one.
@@ -114,13 +123,31 @@ func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 		// the VM): pass the traffic through.
 		return &types.DefaultHttpContext{}
 	}
-	return &httpContext{cfg: p.cfg, engine: p.engine, metrics: p.metrics}
+	if n := len(p.free); n > 0 {
+		h := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		// A fresh context, but with the buffers it grew.
+		*h = httpContext{plugin: p, cfg: p.cfg, engine: p.engine, metrics: p.metrics, bufs: h.bufs}
+		return h
+	}
+	return &httpContext{plugin: p, cfg: p.cfg, engine: p.engine, metrics: p.metrics}
+}
+
+// OnHttpContextDelete is called by the Wasm binding (sdkabi) once Envoy has
+// deleted the stream's context: Envoy never calls into it again, so it is
+// kept for a later stream.
+func (h *httpContext) OnHttpContextDelete() {
+	if p := h.plugin; p != nil && p.cfg == h.cfg && len(p.free) < maxFree {
+		p.free = append(p.free, h)
+	}
 }
 
 // httpContext carries one request's decision to its response. The views
 // and their buffers live here so that reading headers does not allocate.
 type httpContext struct {
 	types.DefaultHttpContext
+	plugin  *pluginContext
 	cfg     *config.Config
 	engine  *sticky.Engine
 	metrics *metrics
@@ -131,6 +158,7 @@ type httpContext struct {
 	clk          wallClock
 	cookieBuf    [2]string // the usual one or two Cookie headers
 	setCookieBuf [2]string // the usual one or two Set-Cookie lines
+	bufs         hostBufs  // what the host's results are read into (host_*.go)
 }
 
 // instanceHeaders are gorouter's headers naming the instance.

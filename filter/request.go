@@ -17,7 +17,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) (action types.Action) {
 	defer h.failOpen(&action)
 	// One host call for every header: each host call is a round trip
 	// through the VM and an allocation callback, far more than a scan in Go.
-	pairs, err := proxywasm.GetHttpRequestHeaders()
+	pairs, err := h.requestHeaders()
 	if err != nil {
 		// Nothing to read: still make sure no client-sent pin header survives.
 		_ = proxywasm.RemoveHttpRequestHeader(h.cfg.PinHeader)
@@ -63,7 +63,7 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) (action types.Action) {
 	if h.decision.Route == nil && !statefulSession {
 		return types.ActionContinue // nothing to do: not even a header read
 	}
-	pairs, err := proxywasm.GetHttpResponseHeaders()
+	pairs, err := h.responseHeaders()
 	if err != nil {
 		if statefulSession { // unknown: remove it to be safe
 			_ = proxywasm.RemoveHttpResponseHeader(h.cfg.PinHeader)
@@ -91,11 +91,7 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) (action types.Action) {
 
 // Address is Envoy's upstream.address, for the core (sticky.Upstream).
 func (h *httpContext) Address() (string, bool) {
-	addr, err := proxywasm.GetProperty([]string{"upstream", "address"})
-	if err != nil {
-		return "", false // a local reply, or no upstream was reached
-	}
-	return string(addr), true
+	return h.upstreamAddress()
 }
 
 // Metadata is the upstream host's metadata, for the core (sticky.Upstream).

@@ -84,8 +84,23 @@ func proxyOnHttpCallResponseABI(contextID, calloutID, numHeaders, bodySize, numT
 	proxyOnHttpCallResponse(contextID, calloutID, int(numHeaders), int(bodySize), int(numTrailers))
 }
 
+// httpContextDeleter is an HTTP context that wants to know when Envoy has
+// deleted it (to reuse it for a later stream: Envoy never names a deleted
+// context again).
+type httpContextDeleter interface{ OnHttpContextDelete() }
+
 //go:wasmexport proxy_on_delete
 func proxyOnDeleteABI(contextID uint32) {
+	// A stream, the most frequent by far: as the SDK's proxyOnDelete does for
+	// one (the one lookup it needs), then the context's own hook.
+	if ctx, ok := currentState.httpContexts[contextID]; ok {
+		delete(currentState.contextIDToRootID, contextID)
+		delete(currentState.httpContexts, contextID)
+		if d, ok := ctx.(httpContextDeleter); ok {
+			d.OnHttpContextDelete()
+		}
+		return
+	}
 	if !exportsOnDone {
 		// Envoy calls proxy_on_done only if the module exports it, and then
 		// proxy_on_delete; without it, a plugin is deleted at once. Give

@@ -20,10 +20,33 @@ var hostBuffers [][]byte
 // proxy_on_memory_allocate), so one pair of slots is enough.
 var retPtr, retSize uint32
 
+// hostArena, when set for a host call (the *Into host calls in
+// hostcalls_into.go), is a buffer of the caller's that serves the call's
+// first allocation instead of a new one: the caller reuses it from call to
+// call, so a read that returns data allocates nothing once the buffer has
+// grown to fit. The caller holds it, so the GC keeps it; arenaBuf is what it
+// handed out, for takeHostBuffer.
+var (
+	hostArena *[]byte
+	arenaBuf  []byte
+)
+
 //go:wasmexport proxy_on_memory_allocate
 func proxyOnMemoryAllocateABI(size uint32) uint32 {
 	if size == 0 {
 		size = 1 // &buf[0] must exist; the host ignores the extra byte
+	}
+	if a := hostArena; a != nil {
+		hostArena = nil // one allocation per call: a second gets a buffer of its own
+		if uint32(cap(*a)) < size {
+			c := uint64(512) // room to grow into: powers of two
+			for c < uint64(size) {
+				c *= 2
+			}
+			*a = make([]byte, c)
+		}
+		arenaBuf = (*a)[:size]
+		return uint32(uintptr(unsafe.Pointer(&arenaBuf[0])))
 	}
 	buf := make([]byte, size)
 	hostBuffers = append(hostBuffers, buf)
@@ -38,10 +61,12 @@ func takeHostBuffer(st Status) (*byte, int) {
 	var data *byte
 	size := int(retSize)
 	if st == StatusOK && size > 0 {
+		if len(arenaBuf) > 0 && uint32(uintptr(unsafe.Pointer(&arenaBuf[0]))) == retPtr && size <= len(arenaBuf) {
+			data = &arenaBuf[0]
+		}
 		for _, buf := range hostBuffers {
-			if uint32(uintptr(unsafe.Pointer(&buf[0]))) == retPtr && size <= len(buf) {
+			if data == nil && uint32(uintptr(unsafe.Pointer(&buf[0]))) == retPtr && size <= len(buf) {
 				data = &buf[0]
-				break
 			}
 		}
 	}
@@ -49,6 +74,7 @@ func takeHostBuffer(st Status) (*byte, int) {
 		hostBuffers[i] = nil // the SDK's go.mod says go1.19: no clear()
 	}
 	hostBuffers = hostBuffers[:0]
+	hostArena, arenaBuf = nil, nil
 	retPtr, retSize = 0, 0
 	if data == nil {
 		return nil, 0

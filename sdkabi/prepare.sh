@@ -33,6 +33,8 @@ for f in $mocks; do
 done
 
 cp "$here"/*.go "$internal"/
+# The binding's additions to the SDK's API (reads into the caller's buffers).
+cp "$here"/proxywasm/*.go "$out/sdk/proxywasm/"
 
 cp go.mod "$out/go.mod"
 cp go.sum "$out/go.sum"
