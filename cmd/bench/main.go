@@ -202,7 +202,7 @@ func run(ctx context.Context, o options) error {
 		time.Duration(len(b.order))*(time.Duration(o.rounds)*(o.duration+o.latDuration)+o.warmup))
 
 	if o.goBench {
-		log.Print("native benchmarks: go test -bench (cookie, config, filter)")
+		log.Print("native benchmarks: go test -bench (cookie, config, sticky, filter)")
 		out, err := runGoBench(ctx, o.benchTime)
 		if err != nil {
 			return err
@@ -852,7 +852,7 @@ func (b *bench) values(key string, f func(run1) float64) []float64 {
 // configuration, and returns their output.
 func runGoBench(ctx context.Context, benchTime string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem",
-		"-benchtime", benchTime, "-count", "1", "./cookie/", "./config/", "./filter/")
+		"-benchtime", benchTime, "-count", "1", "./cookie/", "./config/", "./sticky/", "./filter/")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go test -bench: %w\n%s", err, out)
