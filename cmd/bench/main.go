@@ -652,24 +652,34 @@ func checkNoRoute(b *bench, v *variant) error {
 // checkSealedPinned gets a sealed token from a first request that starts a
 // session, then checks as C does that it pins to the instance that served.
 func checkSealedPinned(b *bench, v *variant) error {
+	tok, served, err := newSealedToken(b, v)
+	if err != nil {
+		return err
+	}
+	return checkPinnedTo(served, func() string { return "JSESSIONID=" + sessionID + "; " + vcapCookie + "=" + tok })(b, v)
+}
+
+// newSealedToken starts a session through v's Envoy and returns the sealed
+// __VCAP_ID__ it got and the instance that served it.
+func newSealedToken(b *bench, v *variant) (tok, served string, err error) {
 	first := *v
 	first.path = "/?session=new"
 	res, err := b.get(&first, "")
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	tok, ok := setCookieValue(res.Header.Values("Set-Cookie"), vcapCookie)
-	if !ok {
-		return fmt.Errorf("no %s in %q", vcapCookie, res.Header.Values("Set-Cookie"))
+	if !ok || len(tok) < 4 {
+		return "", "", fmt.Errorf("no sealed %s in %q", vcapCookie, res.Header.Values("Set-Cookie"))
 	}
 	if slices.Contains(b.ids, tok) {
-		return fmt.Errorf("%s is a bare instance id, not a sealed token", vcapCookie)
+		return "", "", fmt.Errorf("%s is a bare instance id, not a sealed token", vcapCookie)
 	}
-	served := res.Header.Get(upstream.InstanceHeader)
+	served = res.Header.Get(upstream.InstanceHeader)
 	if !slices.Contains(b.ids, served) {
-		return fmt.Errorf("served by unknown instance %q", served)
+		return "", "", fmt.Errorf("served by unknown instance %q", served)
 	}
-	return checkPinnedTo(served, func() string { return "JSESSIONID=" + sessionID + "; " + vcapCookie + "=" + tok })(b, v)
+	return tok, served, nil
 }
 
 // checkSealedForged forges a token an attacker could send: a genuine
@@ -677,20 +687,14 @@ func checkSealedPinned(b *bench, v *variant) error {
 // of zero bytes. It costs the filter one AES-GCM open that fails, and the
 // response re-issues a new token; tokens_rejected_unauthentic counts it.
 func checkSealedForged(b *bench, v *variant) error {
-	first := *v
-	first.path = "/?session=new"
-	res, err := b.get(&first, "")
+	tok, _, err := newSealedToken(b, v)
 	if err != nil {
 		return err
-	}
-	tok, ok := setCookieValue(res.Header.Values("Set-Cookie"), vcapCookie)
-	if !ok || len(tok) < 4 {
-		return fmt.Errorf("no sealed %s in %q", vcapCookie, res.Header.Values("Set-Cookie"))
 	}
 	v.cookie = "JSESSIONID=" + sessionID + "; " + vcapCookie + "=" + tok[:4] + strings.Repeat("A", len(tok)-4)
 	p := b.setups[v.setup].proc
 	before := p.flushedStat("wasmcustom.vcap_sticky.tokens_rejected_unauthentic")
-	res, err = b.get(v, v.cookie)
+	res, err := b.get(v, v.cookie)
 	if err != nil {
 		return err
 	}
