@@ -80,89 +80,87 @@ func benchExchanges(b *testing.B, kind benchKind) {
 	}
 }
 
-// TestGuestCallsPerStickyHit prints, for each module, the guest functions
-// called per sticky hit (by count) and the calls into and out of the VM: what
-// the Go side does per crossing. It only reports; the counts that matter for
-// Envoy are asserted by TestCrossingsPerRequest.
+// BenchmarkGuestCallsPerStickyHit reports, for each module, the guest
+// functions called per sticky hit (by count, in the log) and their total
+// (guest-calls/op): what the Go side does per crossing. A report; the counts
+// that matter for Envoy are asserted by TestCrossingsPerRequest.
 //
-//	VCAP_BENCH_PROFILE=1 go test -run TestGuestCallsPerStickyHit -v .
-func TestGuestCallsPerStickyHit(t *testing.T) {
-	if os.Getenv("VCAP_BENCH_PROFILE") == "" {
-		t.Skip("a report, not a check: set VCAP_BENCH_PROFILE=1")
-	}
-	const n = 1000
+//	go test -run '^$' -bench GuestCalls .   (VCAP_BENCH_NEW_SESSION=1: D's exchange)
+func BenchmarkGuestCallsPerStickyHit(b *testing.B) {
 	kind := stickyHit
 	if os.Getenv("VCAP_BENCH_NEW_SESSION") != "" {
 		kind = newSession
 	}
-	for _, m := range benchModules(t, kind) {
-		counts := map[string]int{}
-		h := newBenchHost(t, m, kind, counts)
-		for range 100 {
-			h.exchange()
-		}
-		clear(counts)
-		for range n {
-			h.exchange()
-		}
-		type fc struct {
-			name string
-			n    int
-		}
-		var all []fc
-		total := 0
-		for name, c := range counts {
-			all = append(all, fc{name, c})
-			total += c
-		}
-		slices.SortFunc(all, func(a, b fc) int { return cmp.Or(b.n-a.n, strings.Compare(a.name, b.name)) })
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "%s: %.1f guest function calls per sticky hit\n", m.name, float64(total)/n)
-		for i, f := range all {
-			if i == 400 {
-				break
+	for _, m := range benchModules(b, kind) {
+		b.Run(m.name, func(b *testing.B) {
+			counts := map[string]int{}
+			h := newBenchHost(b, m, kind, counts)
+			for range 100 {
+				h.exchange()
 			}
-			fmt.Fprintf(&sb, "  %8.2f  %s\n", float64(f.n)/n, f.name)
-		}
-		t.Log(sb.String())
+			clear(counts)
+			n := 0
+			for b.Loop() {
+				h.exchange()
+				n++
+			}
+			type fc struct {
+				name string
+				n    int
+			}
+			var all []fc
+			total := 0
+			for name, c := range counts {
+				all = append(all, fc{name, c})
+				total += c
+			}
+			slices.SortFunc(all, func(a, b fc) int { return cmp.Or(b.n-a.n, strings.Compare(a.name, b.name)) })
+			var sb strings.Builder
+			for i, f := range all {
+				if i == 400 {
+					break
+				}
+				fmt.Fprintf(&sb, "  %8.2f  %s\n", float64(f.n)/float64(n), f.name)
+			}
+			b.ReportMetric(float64(total)/float64(n), "guest-calls/op")
+			b.Log("guest function calls per exchange:\n" + sb.String())
+		})
 	}
 }
 
-// TestGuestTimePerStickyHit times, per sticky hit, the guest functions whose
-// names match $VCAP_BENCH_TIME (a regular expression): inclusive wall time
-// and calls, through a function listener on those functions alone (the
-// others run at full speed; a timed function's time includes the listener's
-// cost, about 0.1 µs, for each timed function it calls). A report.
+// BenchmarkGuestTimePerStickyHit times, per sticky hit, the guest functions
+// whose names match $VCAP_BENCH_TIME (a regular expression; by default the
+// core's two steps and the allocator): inclusive wall time and calls, in
+// the log, through a function listener on those functions alone (a timed
+// function's time includes the listener's cost, about 0.1 µs, for each timed
+// function it calls). A report.
 //
-//	VCAP_BENCH_TIME='DeserializeMap|Decide$|mallocgc$' go test -run TestGuestTimePerStickyHit -v .
-func TestGuestTimePerStickyHit(t *testing.T) {
-	expr := os.Getenv("VCAP_BENCH_TIME")
-	if expr == "" {
-		t.Skip("a report, not a check: set VCAP_BENCH_TIME to a regular expression of function names")
-	}
+//	VCAP_BENCH_TIME='DeserializeMap|Decide$|mallocgc$' go test -run '^$' -bench GuestTime .
+func BenchmarkGuestTimePerStickyHit(b *testing.B) {
+	expr := cmp.Or(os.Getenv("VCAP_BENCH_TIME"), `\.Decide$|\.Respond$|\.mallocgc$`)
 	re := regexp.MustCompile(expr)
-	const n = 5000
-	for _, m := range benchModules(t, stickyHit) {
-		timer := &funcTimer{re: re, total: map[string]time.Duration{}, calls: map[string]int{}}
-		h := newBenchHostWith(t, m, stickyHit, timer)
-		for range 100 {
-			h.exchange()
-		}
-		clear(timer.total)
-		clear(timer.calls)
-		start := time.Now()
-		for range n {
-			h.exchange()
-		}
-		wall := time.Since(start)
-		names := slices.Collect(maps.Keys(timer.total))
-		slices.SortFunc(names, func(a, b string) int { return cmp.Compare(timer.total[b], timer.total[a]) })
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "%s: %v per sticky hit (with the listeners)\n", m.name, wall/n)
-		for _, name := range names {
-			fmt.Fprintf(&sb, "  %9v  %6.2f calls  %s\n", timer.total[name]/n, float64(timer.calls[name])/n, name)
-		}
-		t.Log(sb.String())
+	for _, m := range benchModules(b, stickyHit) {
+		b.Run(m.name, func(b *testing.B) {
+			timer := &funcTimer{re: re, total: map[string]time.Duration{}, calls: map[string]int{}}
+			h := newBenchHostWith(b, m, stickyHit, timer)
+			for range 100 {
+				h.exchange()
+			}
+			clear(timer.total)
+			clear(timer.calls)
+			n := 0
+			for b.Loop() {
+				h.exchange()
+				n++
+			}
+			names := slices.Collect(maps.Keys(timer.total))
+			slices.SortFunc(names, func(a, b string) int { return cmp.Compare(timer.total[b], timer.total[a]) })
+			var sb strings.Builder
+			for _, name := range names {
+				fmt.Fprintf(&sb, "  %9v  %6.2f calls  %s\n", timer.total[name]/time.Duration(n), float64(timer.calls[name])/float64(n), name)
+			}
+			b.Log("per sticky hit, with the listeners:\n" + sb.String())
+		})
 	}
 }
 
