@@ -3,6 +3,8 @@ package config
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +213,75 @@ func TestIsAppGUID(t *testing.T) {
 	for _, bad := range []string{"", guidA[:35], guidA + "0", strings.ToUpper(guidA),
 		strings.Replace(guidA, "-", "x", 1), "2f7d6c1a_0b3e-4c5d-8e9f-0a1b2c3d4e5f", "g" + guidA[1:]} {
 		assert.False(t, IsAppGUID(bad), bad)
+	}
+}
+
+// Lookups find what the configuration lists, and nothing else, whatever the
+// table's size: small tables are searched one by one, larger ones hashed
+// (smallTable), and both must agree with the configuration.
+func TestLookupsAtEverySize(t *testing.T) {
+	for _, n := range []int{1, 2, smallTable, smallTable + 1, 3 * smallTable} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			var routes []string
+			for h := range n {
+				var instances []string
+				for i := range n {
+					instances = append(instances, fmt.Sprintf(`{"id":"id-%d-%d","address":"10.%d.0.%d:8080","app_guid":%q,"index":%d}`,
+						h, i, h, i+1, guidA, i))
+				}
+				routes = append(routes,
+					fmt.Sprintf(`{"host":"h%d.example.com","path":"/app","instances":[%s]}`, h, strings.Join(instances, ",")),
+					fmt.Sprintf(`{"host":"h%d.example.com","path":"/app/admin","instances":[{"id":"admin-%d","address":"10.%d.1.1:8080"}]}`, h, h, h))
+			}
+			cfg, err := Parse([]byte(`{"routes":[` + strings.Join(routes, ",") + `,{"host":"*","instances":[{"id":"any","address":"10.255.0.1:8080"}]}]}`))
+			require.NoError(t, err)
+			for h := range n {
+				host := fmt.Sprintf("h%d.example.com", h)
+				r := cfg.Routes.Match(strings.ToUpper(host)+":8443", "/app/cart?x=1")
+				require.NotNil(t, r, host)
+				assert.Equal(t, host, r.Host)
+				assert.Equal(t, "/app", r.Path)
+				admin := cfg.Routes.Match(host, "/app/admin/users")
+				require.NotNil(t, admin)
+				assert.Equal(t, "/app/admin", admin.Path, "the longest path wins")
+				assert.Nil(t, cfg.Routes.Match(host, "/other"), "a host with routes never falls back to the wildcard")
+				for i := range n {
+					id, addr := fmt.Sprintf("id-%d-%d", h, i), fmt.Sprintf("10.%d.0.%d:8080", h, i+1)
+					in := r.ByID(id)
+					require.NotNil(t, in, id)
+					assert.Equal(t, addr, in.Address)
+					assert.Same(t, in, r.ByAddress(addr))
+					assert.Same(t, in, r.ByAddress("envoy://connect_originate/"+addr), "an internal address names its endpoint")
+					assert.Same(t, in, r.ByAppInstance(fmt.Sprintf("%s:%d", guidA, i)))
+					assert.Nil(t, admin.ByID(id), "an id of another route")
+				}
+				assert.Nil(t, r.ByID(fmt.Sprintf("id-%d-%d", h, n)))
+				assert.Nil(t, r.ByID(""))
+				assert.Nil(t, r.ByAddress(fmt.Sprintf("10.%d.0.%d:8081", h, 1)))
+				assert.Nil(t, r.ByAppInstance(fmt.Sprintf("%s:%d", guidA, n)))
+				assert.Nil(t, r.ByAppInstance(guidA+":0 "))
+				assert.Nil(t, r.ByAppInstance(guidA+"0"))
+				assert.Nil(t, r.ByAppInstance(":0"))
+				assert.Nil(t, admin.ByAppInstance(guidA+":0"), "an instance without app_guid has no app instance")
+			}
+			assert.Equal(t, "*", cfg.Routes.Match(fmt.Sprintf("h%d.example.com", n), "/app").Host)
+			assert.Equal(t, "*", cfg.Routes.Match("", "/").Host)
+			// Index is the position in the configuration: route 2h+1 is
+			// host h's admin route, the wildcard is last.
+			all := cfg.Routes.All()
+			require.Len(t, all, 2*n+1)
+			for _, r := range all {
+				want := len(all) - 1
+				if r.Host != "*" {
+					h, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(r.Host, "h"), ".example.com"))
+					require.NoError(t, err)
+					want = 2 * h
+					if r.Path == "/app/admin" {
+						want++
+					}
+				}
+				assert.Equal(t, want, r.Index, "%s%s", r.Host, r.Path)
+			}
+		})
 	}
 }

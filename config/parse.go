@@ -259,6 +259,7 @@ func parseRoutes(cfg *Config, v gjson.Result) error {
 		if err != nil {
 			return err
 		}
+		r.Index = i
 		key := r.Host + " " + r.Path
 		if prev, dup := seen[key]; dup {
 			return fail(f, "host %q path %q is already defined by %s", r.Host, r.Path, prev)
@@ -283,6 +284,7 @@ func parseRoutes(cfg *Config, v gjson.Result) error {
 		longestPathFirst(rs)
 	}
 	longestPathFirst(cfg.Routes.wildcard)
+	cfg.Routes.index()
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/vcap-sticky/vcap-sticky/token"
@@ -18,6 +20,9 @@ type Route struct {
 	// Name names the route in per-route stats: "name" from the config, or
 	// one derived from host and path.
 	Name string
+	// Index is the route's position in the configuration's routes, for
+	// per-route state kept in a slice.
+	Index int
 	// Tag identifies the route inside a sealed token.
 	Tag token.RouteTag
 	// Dynamic: a sealed route that lists no instances. The served instance
@@ -36,32 +41,81 @@ type Route struct {
 	byAppInstance map[string]*Instance
 }
 
+// smallTable is the size up to which a lookup compares keys one by one
+// rather than hashing the key: in the Wasm VM, Go's string hash is its
+// portable fallback, which costs more than a few comparisons.
+const smallTable = 8
+
 // ByID returns the route's instance with this __VCAP_ID__ value.
-func (r *Route) ByID(id string) *Instance { return r.byID[id] }
+func (r *Route) ByID(id string) *Instance {
+	if len(r.Instances) > smallTable {
+		return r.byID[id]
+	}
+	for _, in := range r.Instances {
+		if in.ID == id {
+			return in
+		}
+	}
+	return nil
+}
 
 // ByAddress returns the route's instance at an upstream address: "ip:port",
 // or an internal address whose endpoint id is that "ip:port".
-func (r *Route) ByAddress(addr string) *Instance { return r.byAddress[EndpointAddress(addr)] }
+func (r *Route) ByAddress(addr string) *Instance {
+	addr = EndpointAddress(addr)
+	if len(r.Instances) > smallTable {
+		return r.byAddress[addr]
+	}
+	for _, in := range r.Instances {
+		if in.Address == addr {
+			return in
+		}
+	}
+	return nil
+}
 
 // ByAppInstance returns the instance named by an X-CF-App-Instance value
 // "<app guid>:<index>".
 func (r *Route) ByAppInstance(guidAndIndex string) *Instance {
-	return r.byAppInstance[guidAndIndex]
+	if len(r.Instances) > smallTable {
+		return r.byAppInstance[guidAndIndex]
+	}
+	for _, in := range r.Instances {
+		if in.AppGUID != "" && len(guidAndIndex) == len(in.AppGUID)+1+len(in.IndexText) &&
+			strings.HasPrefix(guidAndIndex, in.AppGUID) && guidAndIndex[len(in.AppGUID)] == ':' &&
+			strings.HasSuffix(guidAndIndex, in.IndexText) {
+			return in
+		}
+	}
+	return nil
 }
 
 // RouteTable finds the route of a request: host first, then the longest
 // path prefix. Routes per host are kept longest path first.
 type RouteTable struct {
-	byHost   map[string][]*Route
-	wildcard []*Route
+	byHost map[string][]*Route
+	// hosts and hostRoutes are byHost as two slices, when it has at most
+	// smallTable hosts: most filters serve one or two.
+	hosts      []string
+	hostRoutes [][]*Route
+	wildcard   []*Route
+}
+
+// index prepares the lookup once the routes are in.
+func (t *RouteTable) index() {
+	t.hosts, t.hostRoutes = nil, nil
+	if len(t.byHost) > smallTable {
+		return
+	}
+	for _, host := range slices.Sorted(maps.Keys(t.byHost)) {
+		t.hosts = append(t.hosts, host)
+		t.hostRoutes = append(t.hostRoutes, t.byHost[host])
+	}
 }
 
 // Match returns the route for a request's :authority and :path, or nil.
 func (t *RouteTable) Match(authority, path string) *Route {
-	routes, ok := t.byHost[hostOf(authority)]
-	if !ok {
-		routes = t.wildcard
-	}
+	routes := t.forHost(hostOf(authority))
 	if q := strings.IndexAny(path, "?#"); q >= 0 {
 		path = path[:q]
 	}
@@ -71,6 +125,22 @@ func (t *RouteTable) Match(authority, path string) *Route {
 		}
 	}
 	return nil
+}
+
+// forHost returns the routes of a host, longest path first.
+func (t *RouteTable) forHost(host string) []*Route {
+	if t.hosts == nil {
+		if routes, ok := t.byHost[host]; ok {
+			return routes
+		}
+		return t.wildcard
+	}
+	for i, h := range t.hosts {
+		if h == host {
+			return t.hostRoutes[i]
+		}
+	}
+	return t.wildcard
 }
 
 // All returns every route, for metrics and tests.

@@ -55,37 +55,68 @@ func Each(header string, fn func(name, value string) bool) {
 	if tooMany(header) {
 		return
 	}
-	each(header, fn)
+	for s := (Scanner{line: trim(header)}); s.Next(); {
+		if value, ok := s.Value(); ok && !fn(s.Name(), value) {
+			return
+		}
+	}
 }
 
 // EachAll is Each over several Cookie header values, in header order, as
 // net/http's Request.Cookies reads a request with those headers: its cap of
 // 3000 cookies counts all of them.
 func EachAll(headers []string, fn func(name, value string) bool) {
-	if tooMany(headers...) {
-		return
-	}
-	for _, h := range headers {
-		if !each(h, fn) {
+	for s := NewScanner(headers); s.Next(); {
+		if value, ok := s.Value(); ok && !fn(s.Name(), value) {
 			return
 		}
 	}
 }
 
-// each is Each without the cookie-count cap; false if fn stopped it.
-func each(header string, fn func(name, value string) bool) bool {
-	for line := trim(header); line != ""; {
-		var name, raw string
-		name, raw, line = nextPair(line)
-		if !ValidName(name) {
-			continue
+// A Scanner reads the cookies of a request's Cookie header values one at a
+// time, in order, as net/http's Request.Cookies does, without a callback
+// and without allocating. Next stops at each part whose name is a token;
+// Value then reads that cookie's value, which net/http may refuse (it then
+// skips the cookie, and so must the caller). A caller looking for a few
+// names compares Name first and reads only their values: most cookies of a
+// browser's request are someone else's.
+type Scanner struct {
+	headers   []string
+	line      string // what is left of headers[0]
+	name, raw string
+}
+
+// NewScanner scans headers; it yields nothing for more cookies than
+// net/http reads (3000, counting every header).
+func NewScanner(headers []string) Scanner {
+	if tooMany(headers...) {
+		return Scanner{}
+	}
+	return Scanner{headers: headers}
+}
+
+// Next moves to the next cookie with a valid name; false at the end.
+func (s *Scanner) Next() bool {
+	for {
+		for s.line != "" {
+			s.name, s.raw, s.line = nextPair(s.line)
+			if ValidName(s.name) {
+				return true
+			}
 		}
-		if value, ok := parseValue(raw, true); ok && !fn(name, value) {
+		if len(s.headers) == 0 {
 			return false
 		}
+		s.line, s.headers = trim(s.headers[0]), s.headers[1:]
 	}
-	return true
 }
+
+// Name is the current cookie's name, a token.
+func (s *Scanner) Name() string { return s.name }
+
+// Value is the current cookie's value without surrounding double quotes;
+// false if net/http refuses it.
+func (s *Scanner) Value() (string, bool) { return parseValue(s.raw, true) }
 
 // find is Get without the cookie-count cap.
 func find(header, name string) (string, bool) {
@@ -110,8 +141,15 @@ func find(header, name string) (string, bool) {
 // net/http's readCookies does: the part and the name are trimmed, the raw
 // value is not.
 func nextPair(line string) (name, raw, rest string) {
-	part, rest, _ := strings.Cut(line, ";")
-	name, raw, _ = strings.Cut(trim(part), "=")
+	part := line
+	if end := strings.IndexByte(line, ';'); end >= 0 {
+		part, rest = line[:end], line[end+1:]
+	}
+	part = trim(part)
+	name = part
+	if eq := strings.IndexByte(part, '='); eq >= 0 {
+		name, raw = part[:eq], part[eq+1:]
+	}
 	return trim(name), raw, rest
 }
 
@@ -149,9 +187,31 @@ func parseValue(raw string, allowQuotes bool) (string, bool) {
 
 // readableByte reports whether net/http reads b in a cookie or attribute
 // value: printable ASCII and space, but no '"', ';' or '\'.
-func readableByte(b byte) bool {
-	return 0x20 <= b && b < 0x7f && b != '"' && b != ';' && b != '\\'
-}
+func readableByte(b byte) bool { return byteClass[b]&readable != 0 }
+
+// byteClass holds, per byte, the classes above: one load per byte where a
+// run of comparisons would be several, on the path every request takes.
+var byteClass = func() (t [256]uint8) {
+	for b := 0x20; b < 0x7f; b++ {
+		if b != '"' && b != ';' && b != '\\' {
+			t[b] |= readable
+		}
+	}
+	for _, b := range []byte("!#$%&'*+-.^_`|~") {
+		t[b] |= token
+	}
+	for b := '0'; b <= 'z'; b++ {
+		if b <= '9' || 'A' <= b && b <= 'Z' || 'a' <= b {
+			t[b] |= token
+		}
+	}
+	return t
+}()
+
+const (
+	readable = 1 << iota // readableByte
+	token                // isTokenByte
+)
 
 // ValidName reports whether n is a valid cookie name: an HTTP token, the only
 // names net/http reads or writes.
@@ -180,17 +240,7 @@ func ValidValue(v string) bool {
 	return true
 }
 
-func isTokenByte(b byte) bool {
-	switch {
-	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		return true
-	}
-	switch b {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
+func isTokenByte(b byte) bool { return byteClass[b]&token != 0 }
 
 // trim removes leading and trailing ASCII space, as textproto.TrimString.
 func trim(s string) string {

@@ -15,8 +15,9 @@ type metrics struct {
 	// events holds the counter of each event the core reports, nil for
 	// one not defined for this configuration (a metric id of 0 is valid).
 	events counterSet
-	// routes holds each route's counters when route_metrics is on.
-	routes map[*config.Route]*counterSet
+	// routes holds each route's counters, by Route.Index, when
+	// route_metrics is on.
+	routes []*counterSet
 	// Sent at once, never batched: they must show while requests fail.
 	configErrors proxywasm.MetricCounter
 	panics       proxywasm.MetricCounter
@@ -105,7 +106,7 @@ func (m *metrics) defineConfigMetrics(cfg *config.Config) {
 		}
 	}
 	if cfg.RouteMetrics {
-		m.routes = map[*config.Route]*counterSet{}
+		m.routes = make([]*counterSet, len(cfg.Routes.All()))
 		for _, r := range cfg.Routes.All() {
 			rc := &counterSet{}
 			for ev := range sticky.NumRouteEvents {
@@ -113,7 +114,7 @@ func (m *metrics) defineConfigMetrics(cfg *config.Config) {
 					rc[ev] = m.perRequestCounter(routeMetricPrefix + r.Name + "." + eventNames[ev])
 				}
 			}
-			m.routes[r] = rc
+			m.routes[r.Index] = rc
 		}
 	}
 	m.batched = cfg.MetricsFlushInterval > 0
@@ -122,7 +123,10 @@ func (m *metrics) defineConfigMetrics(cfg *config.Config) {
 // count counts each event, globally and, for the first NumRouteEvents, for
 // the request's route.
 func (m *metrics) count(events sticky.Events, route *config.Route) {
-	rc := m.routes[route]
+	var rc *counterSet
+	if route != nil && m.routes != nil {
+		rc = m.routes[route.Index]
+	}
 	for events != 0 {
 		ev := sticky.Event(bits.TrailingZeros16(uint16(events)))
 		events &^= 1 << ev

@@ -116,21 +116,37 @@ type requestCookies struct {
 
 func readRequestCookies(cfg *config.Config, headers []string) requestCookies {
 	var rc requestCookies
-	cookie.EachAll(headers, func(name, value string) bool {
-		switch {
+	// Names first: a value is read only for a name that counts, and a name
+	// that counts is a token, so comparing it before net/http's checks
+	// changes nothing of what it reads.
+	for s := cookie.NewScanner(headers); s.Next(); {
+		var value *string
+		var has *bool
+		switch name := s.Name(); {
 		case name == config.VCAPCookie:
-			if !rc.hasID {
-				rc.vcapID, rc.hasID = value, true
-			}
+			value, has = &rc.vcapID, &rc.hasID
 		case name == config.MetaCookie:
-			if !rc.hasMeta {
-				rc.meta, rc.hasMeta = value, true
-			}
-		case !rc.hasSession && cfg.SessionCookie(name):
-			rc.hasSession = true
+			value, has = &rc.meta, &rc.hasMeta
+		case cfg.SessionCookie(name):
+			value, has = nil, &rc.hasSession
+		default:
+			continue
 		}
-		return true
-	})
+		if *has {
+			continue // the first occurrence wins
+		}
+		v, ok := s.Value()
+		if !ok {
+			continue // net/http skips it: a later one may count
+		}
+		if value != nil {
+			*value = v
+		}
+		*has = true
+		if rc.hasID && rc.hasMeta && rc.hasSession {
+			break
+		}
+	}
 	return rc
 }
 
