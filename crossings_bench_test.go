@@ -457,8 +457,23 @@ func TestStickyHitAllocatesNothingInTheModule(t *testing.T) {
 // its response, though the module reads headers into reused buffers and
 // reuses deleted contexts (filter/host_wasip1.go). Two sticky requests to
 // different instances, answered in the other order, one by another instance
-// than its cookie names; then a stream on a reused context.
+// than its cookie names; then a stream on a reused context. With context ids
+// one after another, as Envoy numbers them, and with ids that all fall in
+// one slot of the binding's stream table (sdkabi/streams.go: id modulo a
+// power of two up to 4096), so that streams live at once share a slot.
 func TestInterleavedStreamsKeepTheirOwnViews(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ids  [4]uint64
+	}{
+		{"consecutive ids", [4]uint64{200, 201, 202, 203}},
+		{"ids of one slot", [4]uint64{300, 300 + 4096, 300 + 2*4096, 300 + 3*4096}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { interleavedStreams(t, tc.ids) })
+	}
+}
+
+func interleavedStreams(t *testing.T, ids [4]uint64) {
 	e, ctx := startEmulatedEnvoy(t)
 	e.warmUp(t, ctx) // contexts deleted and kept for reuse
 	const a, b = "10.0.0.1:8080", "10.0.0.2:8080"
@@ -472,21 +487,28 @@ func TestInterleavedStreamsKeepTheirOwnViews(t *testing.T) {
 		require.Equal(t, uint64(0), e.call(t, ctx, "proxy_on_response_headers", id, uint64(len(resp)), 0))
 		return e.added
 	}
-	e.call(t, ctx, "proxy_on_context_create", 200, 1)
-	e.call(t, ctx, "proxy_on_context_create", 201, 1)
-	assert.Equal(t, b, request(200, "JSESSIONID=s; __VCAP_ID__=b"))
-	assert.Equal(t, a, request(201, "JSESSIONID=t; __VCAP_ID__=a; other="+strings.Repeat("x", 2000)))
-	assert.Empty(t, response(201, crossingsResponse, a), "served by its own instance")
-	added := response(200, crossingsResponse, a) // b's session, served by a
+	s1, s2, s3, s4 := ids[0], ids[1], ids[2], ids[3]
+	e.call(t, ctx, "proxy_on_context_create", s1, 1)
+	e.call(t, ctx, "proxy_on_context_create", s2, 1)
+	assert.Equal(t, b, request(s1, "JSESSIONID=s; __VCAP_ID__=b"))
+	assert.Equal(t, a, request(s2, "JSESSIONID=t; __VCAP_ID__=a; other="+strings.Repeat("x", 2000)))
+	assert.Empty(t, response(s2, crossingsResponse, a), "served by its own instance")
+	added := response(s1, crossingsResponse, a) // b's session, served by a
 	if assert.Len(t, added, 1) {
 		assert.True(t, strings.HasPrefix(added[0], "set-cookie: __VCAP_ID__=a;"), "re-issued for a: %q", added[0])
 	}
-	e.call(t, ctx, "proxy_on_delete", 201)
-	e.call(t, ctx, "proxy_on_delete", 200)
+	// A third stream while the first lives, then the first deleted before
+	// the others: each still finds its own context.
+	e.call(t, ctx, "proxy_on_context_create", s3, 1)
+	assert.Equal(t, b, request(s3, "JSESSIONID=u; __VCAP_ID__=b"))
+	e.call(t, ctx, "proxy_on_delete", s1)
+	assert.Empty(t, response(s3, crossingsResponse, b), "served by its own instance")
+	e.call(t, ctx, "proxy_on_delete", s3)
+	e.call(t, ctx, "proxy_on_delete", s2)
 
-	e.call(t, ctx, "proxy_on_context_create", 202, 1) // a reused context
-	assert.Empty(t, request(202, ""), "a new session is not pinned")
+	e.call(t, ctx, "proxy_on_context_create", s4, 1) // a reused context
+	assert.Empty(t, request(s4, ""), "a new session is not pinned")
 	assert.Equal(t, []string{"set-cookie: __VCAP_ID__=b; Path=/; HttpOnly", "set-cookie: __VCAP_ID_META__=; Path=/; HttpOnly"},
-		response(202, crossingsNewSession, b))
-	e.call(t, ctx, "proxy_on_delete", 202)
+		response(s4, crossingsNewSession, b))
+	e.call(t, ctx, "proxy_on_delete", s4)
 }

@@ -9,9 +9,10 @@ import "github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 // The callbacks of proxy-wasm ABI 0.2.x that the SDK defines, exported for
 // standard Go. The SDK marks its handlers with tinygo's //export, which
 // standard Go ignores; each wrapper here exports the ABI name with i32
-// arguments and hands over to the SDK's own handler, unchanged. The
-// per-stream callbacks a headers-only filter can do without are in
-// callbacks_stream.go.
+// arguments and hands over to the SDK's own handler, except that a stream's
+// callbacks find its HTTP context in the binding's table (streams.go)
+// rather than the SDK's map. The per-stream callbacks a headers-only filter
+// can do without are in callbacks_stream.go.
 
 func boolABI(b bool) uint32 {
 	if b {
@@ -25,7 +26,11 @@ func proxyABIVersionABI() { proxyABIVersion() }
 
 //go:wasmexport proxy_on_context_create
 func proxyOnContextCreateABI(contextID, parentContextID uint32) {
-	proxyOnContextCreate(contextID, parentContextID)
+	if parentContextID == 0 {
+		proxyOnContextCreate(contextID, parentContextID) // a plugin
+		return
+	}
+	createStream(contextID, parentContextID) // streams.go
 }
 
 //go:wasmexport proxy_on_vm_start
@@ -71,12 +76,14 @@ func proxyOnUpstreamConnectionCloseABI(contextID, peerType uint32) {
 
 //go:wasmexport proxy_on_request_headers
 func proxyOnRequestHeadersABI(contextID, numHeaders, endOfStream uint32) uint32 {
-	return uint32(proxyOnRequestHeaders(contextID, int(numHeaders), endOfStream != 0))
+	ctx := httpStream(contextID, "proxy_on_request_headers")
+	return uint32(ctx.OnHttpRequestHeaders(int(numHeaders), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_response_headers
 func proxyOnResponseHeadersABI(contextID, numHeaders, endOfStream uint32) uint32 {
-	return uint32(proxyOnResponseHeaders(contextID, int(numHeaders), endOfStream != 0))
+	ctx := httpStream(contextID, "proxy_on_response_headers")
+	return uint32(ctx.OnHttpResponseHeaders(int(numHeaders), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_http_call_response
@@ -92,10 +99,9 @@ type httpContextDeleter interface{ OnHttpContextDelete() }
 //go:wasmexport proxy_on_delete
 func proxyOnDeleteABI(contextID uint32) {
 	// A stream, the most frequent by far: as the SDK's proxyOnDelete does for
-	// one (the one lookup it needs), then the context's own hook.
-	if ctx, ok := currentState.httpContexts[contextID]; ok {
+	// one, then the context's own hook.
+	if ctx := streams.remove(contextID); ctx != nil {
 		delete(currentState.contextIDToRootID, contextID)
-		delete(currentState.httpContexts, contextID)
 		if d, ok := ctx.(httpContextDeleter); ok {
 			d.OnHttpContextDelete()
 		}
@@ -111,5 +117,6 @@ func proxyOnDeleteABI(contextID uint32) {
 			proxyOnDone(contextID)
 		}
 	}
+	streams.forgetPlugin(contextID)
 	proxyOnDelete(contextID)
 }

@@ -15,22 +15,22 @@ package internal
 
 //go:wasmexport proxy_on_request_body
 func proxyOnRequestBodyABI(contextID, bodySize, endOfStream uint32) uint32 {
-	return uint32(proxyOnRequestBody(contextID, int(bodySize), endOfStream != 0))
+	return uint32(httpStream(contextID, "proxy_on_request_body").OnHttpRequestBody(int(bodySize), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_request_trailers
 func proxyOnRequestTrailersABI(contextID, numTrailers uint32) uint32 {
-	return uint32(proxyOnRequestTrailers(contextID, int(numTrailers)))
+	return uint32(httpStream(contextID, "proxy_on_request_trailers").OnHttpRequestTrailers(int(numTrailers)))
 }
 
 //go:wasmexport proxy_on_response_body
 func proxyOnResponseBodyABI(contextID, bodySize, endOfStream uint32) uint32 {
-	return uint32(proxyOnResponseBody(contextID, int(bodySize), endOfStream != 0))
+	return uint32(httpStream(contextID, "proxy_on_response_body").OnHttpResponseBody(int(bodySize), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_response_trailers
 func proxyOnResponseTrailersABI(contextID, numTrailers uint32) uint32 {
-	return uint32(proxyOnResponseTrailers(contextID, int(numTrailers)))
+	return uint32(httpStream(contextID, "proxy_on_response_trailers").OnHttpResponseTrailers(int(numTrailers)))
 }
 
 // exportsOnDone: Envoy calls proxy_on_done itself.
@@ -40,4 +40,10 @@ const exportsOnDone = true
 func proxyOnDoneABI(contextID uint32) uint32 { return boolABI(proxyOnDone(contextID)) }
 
 //go:wasmexport proxy_on_log
-func proxyOnLogABI(contextID uint32) { proxyOnLog(contextID) }
+func proxyOnLogABI(contextID uint32) {
+	if streams.get(contextID) == nil {
+		proxyOnLog(contextID) // a TCP context
+		return
+	}
+	httpStream(contextID, "proxy_on_log").OnHttpStreamDone()
+}
