@@ -60,6 +60,7 @@ import (
 
 type options struct {
 	envoy, wasm, emptyWasm, wrk   string
+	baselineWasm                  string
 	floor                         string // the directory of the assembled W0, W4, W4new modules
 	instances, big                int
 	rounds, threads, connections  int
@@ -80,6 +81,7 @@ func main() {
 	flag.StringVar(&o.envoy, "envoy", os.Getenv("ENVOY_PATH"), "Envoy binary (default $ENVOY_PATH)")
 	flag.StringVar(&o.wasm, "wasm", "build/vcap-sticky.wasm", "the filter module")
 	flag.StringVar(&o.emptyWasm, "empty-wasm", "build/emptyfilter.wasm", "the empty filter module for variant F")
+	flag.StringVar(&o.baselineWasm, "baseline-wasm", "", "another build of the filter (an earlier commit's, say) for variant Cbase: C's setup and traffic with that module, C/Cbase in the same interleaved run")
 	flag.StringVar(&o.floor, "floor", "build/floor", "the directory with w0.wasm, w4.wasm and w4new.wasm (cmd/bench/floor/*.wat, assembled by make) for variants W0, W4, W4new")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk binary")
 	flag.IntVar(&o.instances, "instances", 3, "app instances (upstream servers)")
@@ -277,6 +279,12 @@ func (b *bench) prepare() error {
 	if b.setups["empty"] != nil {
 		need = append(need, o.emptyWasm)
 	}
+	if b.setups["filter-baseline"] != nil {
+		if o.baselineWasm == "" {
+			return fmt.Errorf("-variants: Cbase needs -baseline-wasm")
+		}
+		need = append(need, o.baselineWasm)
+	}
 	for name, s := range floorSetups {
 		if b.setups[name] != nil {
 			need = append(need, filepath.Join(o.floor, s))
@@ -346,7 +354,7 @@ func (b *bench) endpoints() []endpoint {
 }
 
 // setupOrder is the order Envoys start in (and the memory table's).
-var setupOrder = []string{"plain", "plain-oh", "native", "filter", "filter-new", "filter-big", "empty", "filter-sealed",
+var setupOrder = []string{"plain", "plain-oh", "native", "filter", "filter-baseline", "filter-new", "filter-big", "empty", "filter-sealed",
 	"floor-w0", "floor-w4", "floor-w4new", "lua"}
 
 // floorSetups are the setups of the runtime-less modules, and each one's file
@@ -363,7 +371,14 @@ var allSetups = map[string]*setup{
 	"native": {Name: "native", Title: "stateful_session, cookie extension", cfg: func(b *bench) (envoyConfig, error) {
 		return envoyConfig{SessionCookie: envoyCookie, Endpoints: b.endpoints()}, nil
 	}},
-	"filter":     {Name: "filter", Title: "vcap-sticky, override_host (C)", cfg: filterSetup(0)},
+	"filter": {Name: "filter", Title: "vcap-sticky, override_host (C)", cfg: filterSetup(0)},
+	"filter-baseline": {Name: "filter-baseline", Title: "the -baseline-wasm build, override_host (as C)", cfg: func(b *bench) (envoyConfig, error) {
+		cfg, err := filterSetup(0)(b)
+		if err == nil {
+			cfg.Wasm.Path, err = filepath.Abs(b.o.baselineWasm)
+		}
+		return cfg, err
+	}},
 	"filter-new": {Name: "filter-new", Title: "vcap-sticky, override_host (D)", cfg: filterSetup(0)},
 	"filter-big": {Name: "filter-big", Title: "vcap-sticky, 100,000 instances (E)", cfg: func(b *bench) (envoyConfig, error) {
 		return filterSetup(b.o.big)(b)
@@ -455,6 +470,7 @@ func (b *bench) definitions() []*variant {
 		{Key: "Anew", Title: "Envoy, no filter, D's traffic", setup: "plain", path: "/?session=new", check: checkServed},
 		{Key: "B", Title: "Envoy stateful_session (cookie)", setup: "native", path: "/", check: checkNative},
 		{Key: "C", Title: "vcap-sticky, sticky hit", setup: "filter", path: "/", check: checkPinned(sticky)},
+		{Key: "Cbase", Title: "the -baseline-wasm build, sticky hit", setup: "filter-baseline", path: "/", check: checkPinned(sticky)},
 		{Key: "D", Title: "vcap-sticky, new session", setup: "filter-new", path: "/?session=new", check: checkNewSession},
 		{Key: "E", Title: "vcap-sticky, 100k instances, sticky hit", setup: "filter-big", path: "/", check: checkPinned(sticky)},
 		{Key: "F", Title: "empty Go Wasm filter", setup: "empty", path: "/", check: checkServed},

@@ -109,6 +109,7 @@ var ratios = []ratio{
 	{"Fmiss/F", "Fmiss", "F", "(the filter's first host calls)", math.NaN()},
 	{"S/C", "S", "C", "(sealed mode's cost on a sticky hit)", math.NaN()},
 	{"Snew/D", "Snew", "D", "(sealed mode's cost on a new session)", math.NaN()},
+	{"C/Cbase", "C", "Cbase", "(this build against -baseline-wasm)", math.NaN()},
 	{"Sforged/S", "Sforged", "S", "(a forged token against a genuine one: one failed open and a new seal)", math.NaN()},
 }
 
@@ -223,6 +224,7 @@ func report(b *bench) string {
 		"Anew":    "`GET /?session=new`, no cookie: the app sets `JSESSIONID` (D's traffic without the filter)",
 		"B":       "`GET /` with `JSESSIONID` and the `" + envoyCookie + "` cookie Envoy set on a first response",
 		"C":       "`GET /` with `JSESSIONID` and a valid `__VCAP_ID__`: pinned through `override_host`",
+		"Cbase":   "as C, through the -baseline-wasm build of the filter",
 		"D":       "`GET /?session=new`, no cookie: the app sets `JSESSIONID`, the filter adds `__VCAP_ID__` and `__VCAP_ID_META__`",
 		"E":       fmt.Sprintf("as C; the route has %d instances (%d real, the rest fake addresses)", o.big, o.instances),
 		"F":       "as A, through a Go Wasm filter whose callbacks do nothing",
@@ -281,7 +283,7 @@ func report(b *bench) string {
 	p("\nEnvoy CPU time per request added over A (microseconds, from `/proc/<pid>/stat` during the throughput runs; ")
 	p("independent of what else the machine ran):\n\n")
 	p("| variant | min | median | max |\n| --- | --- | --- | --- |\n")
-	for _, k := range []string{"B", "Aoh", "W0", "F", "Fmiss", "W4", "L", "C", "W4new", "D", "E", "S", "Sforged", "Snew"} {
+	for _, k := range []string{"B", "Aoh", "W0", "F", "Fmiss", "W4", "L", "Cbase", "C", "W4new", "D", "E", "S", "Sforged", "Snew"} {
 		base := baseline(k)
 		if have(k) && have(base) {
 			p("| %s − %s | %s |\n", k, base, mmm(b.perRound(k, base, run1.cpuPerReq, sub), "%+.1f"))
@@ -393,6 +395,7 @@ var floorPairs = []struct{ Num, Den, What string }{
 	{"D", "W4new", "Go runtime and filter code on a new session"},
 	{"F", "W0", "Go runtime alone (empty filters)"},
 	{"C", "L", "vcap-sticky over the Lua script"},
+	{"Cbase", "W4", "the -baseline-wasm build on a sticky hit"},
 }
 
 // floorSection explains W0, W4, W4new and L and gives the Envoy CPU time per
