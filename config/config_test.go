@@ -285,3 +285,28 @@ func TestLookupsAtEverySize(t *testing.T) {
 		})
 	}
 }
+
+// A large route's index finds every instance by each key, and nothing else.
+func TestLargeRouteIndex(t *testing.T) {
+	const n = 5000
+	var instances []string
+	for i := range n {
+		instances = append(instances, fmt.Sprintf(`{"id":"i%d","address":"10.0.%d.%d:%d","app_guid":%q,"index":%d}`, i, i/250, i%250, 8000+i%7, guidA, i))
+	}
+	cfg, err := Parse([]byte(`{"routes":[{"host":"big.example","instances":[` + strings.Join(instances, ",") + `]}]}`))
+	require.NoError(t, err)
+	r := cfg.Routes.Match("big.example", "/")
+	require.Len(t, r.Instances, n)
+	for i := range n {
+		in := r.ByID(fmt.Sprintf("i%d", i))
+		require.NotNil(t, in, i)
+		require.Equal(t, fmt.Sprintf("10.0.%d.%d:%d", i/250, i%250, 8000+i%7), in.Address)
+		require.Same(t, in, r.ByAddress(in.Address))
+		require.Same(t, in, r.ByAppInstance(fmt.Sprintf("%s:%d", guidA, i)))
+		require.Nil(t, r.ByID(fmt.Sprintf("i%d ", i)))
+		require.Nil(t, r.ByAddress(fmt.Sprintf("10.0.%d.%d:%d", i/250, i%250, 7000+i%7)))
+	}
+	require.Nil(t, r.ByAppInstance(fmt.Sprintf("%s:%d", guidA, n)))
+	_, err = Parse([]byte(`{"routes":[{"host":"big.example","instances":[` + strings.Join(instances, ",") + `,{"id":"i17","address":"10.9.9.9:1"}]}]}`))
+	require.ErrorContains(t, err, `routes[0].instances[5000].id: "i17" is used twice in this route`)
+}

@@ -55,14 +55,20 @@ var reservedHeaders = map[string]bool{
 }
 
 // Parse validates a plugin configuration and builds its lookup tables.
-func Parse(data []byte) (*Config, error) {
-	if len(strings.TrimSpace(string(data))) == 0 {
+func Parse(data []byte) (*Config, error) { return ParseString(string(data)) }
+
+// ParseString is Parse for a configuration as a string, which the result
+// keeps: its ids and addresses are substrings of it. The filter hands over
+// the host's buffer this way (unsafe.String; it is read once and never
+// written), so that 100,000 instances are not copied twice.
+func ParseString(data string) (*Config, error) {
+	if len(strings.TrimSpace(data)) == 0 {
 		return nil, fail("", "empty configuration: at least \"routes\" is required")
 	}
-	if !gjson.ValidBytes(data) {
+	if !gjson.Valid(data) {
 		return nil, fail("", "not valid JSON")
 	}
-	root := gjson.ParseBytes(data)
+	root := gjson.Parse(data)
 	cfg := &Config{
 		SessionCookieNames:   []string{DefaultSessionCookie},
 		PinHeader:            DefaultPinHeader,
@@ -366,12 +372,11 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 	// indexed right after it is parsed: a repeated id before an instance
 	// that does not parse is reported first.
 	parseErr := err
-	r.byID = make(map[string]*Instance, len(r.Instances))
-	r.byAddress = make(map[string]*Instance, len(r.Instances))
-	r.byAppInstance = map[string]*Instance{}
+	r.byID = newInstanceIndex(len(r.Instances))
+	r.byAddress = newInstanceIndex(len(r.Instances))
 	clusters := map[string]bool{}
-	for i, in := range r.Instances {
-		if err := r.add(cfg, in, instanceAt{route: field, index: i}, clusters); err != nil {
+	for i := range r.Instances {
+		if err := r.add(cfg, i, instanceAt{route: field, index: i}, clusters); err != nil {
 			return nil, err
 		}
 	}
@@ -407,18 +412,25 @@ func insert[V any](m map[string]V, k string, v V) bool {
 	return len(m) > before
 }
 
-// add indexes a parsed instance, refusing ids, addresses, clusters and app
-// indexes used twice in the route.
-func (r *Route) add(cfg *Config, in *Instance, at instanceAt, clusters map[string]bool) error {
+// add indexes the parsed instance at pos, refusing ids, addresses, clusters
+// and app indexes used twice in the route.
+func (r *Route) add(cfg *Config, pos int, at instanceAt, clusters map[string]bool) error {
+	in := r.Instances[pos]
 	switch {
-	case !insert(r.byID, in.ID, in):
+	case r.byID.add(r.Instances, pos, keyID) != nil:
 		return fail(at.member("id"), "%q is used twice in this route", in.ID)
-	case !insert(r.byAddress, in.Address, in):
+	case r.byAddress.add(r.Instances, pos, keyAddress) != nil:
 		return fail(at.member("address"), "%q is used twice in this route", in.Address)
 	case cfg.PinMode == PinCluster && !insert(clusters, in.Cluster, true):
 		return fail(at.member("cluster"), "%q is used twice in this route", in.Cluster)
 	}
-	if in.AppGUID != "" && !insert(r.byAppInstance, in.AppGUID+":"+in.IndexText, in) {
+	if in.AppGUID == "" {
+		return nil
+	}
+	if r.byAppInstance.slots == nil {
+		r.byAppInstance = newInstanceIndex(len(r.Instances))
+	}
+	if r.byAppInstance.add(r.Instances, pos, keyAppInstance) != nil {
 		return fail(at.member("index"), "app %s index %s is used twice in this route", in.AppGUID, in.IndexText)
 	}
 	return nil

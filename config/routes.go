@@ -35,10 +35,11 @@ type Route struct {
 	InternalListener string
 
 	Instances []*Instance
-	byID      map[string]*Instance
-	byAddress map[string]*Instance
-	// byAppInstance is keyed by "<app guid>:<index>".
-	byAppInstance map[string]*Instance
+	// The indexes of a route of more than smallTable instances (index.go).
+	byID, byAddress instanceIndex
+	// byAppInstance is keyed by "<app guid>:<index>"; empty when no
+	// instance has an app guid.
+	byAppInstance instanceIndex
 }
 
 // smallTable is the size up to which a lookup compares keys one by one
@@ -49,7 +50,7 @@ const smallTable = 8
 // ByID returns the route's instance with this __VCAP_ID__ value.
 func (r *Route) ByID(id string) *Instance {
 	if len(r.Instances) > smallTable {
-		return r.byID[id]
+		return r.byID.find(r.Instances, keyID, id)
 	}
 	for _, in := range r.Instances {
 		if in.ID == id {
@@ -64,7 +65,7 @@ func (r *Route) ByID(id string) *Instance {
 func (r *Route) ByAddress(addr string) *Instance {
 	addr = EndpointAddress(addr)
 	if len(r.Instances) > smallTable {
-		return r.byAddress[addr]
+		return r.byAddress.find(r.Instances, keyAddress, addr)
 	}
 	for _, in := range r.Instances {
 		if in.Address == addr {
@@ -78,12 +79,10 @@ func (r *Route) ByAddress(addr string) *Instance {
 // "<app guid>:<index>".
 func (r *Route) ByAppInstance(guidAndIndex string) *Instance {
 	if len(r.Instances) > smallTable {
-		return r.byAppInstance[guidAndIndex]
+		return r.byAppInstance.find(r.Instances, keyAppInstance, guidAndIndex)
 	}
 	for _, in := range r.Instances {
-		if in.AppGUID != "" && len(guidAndIndex) == len(in.AppGUID)+1+len(in.IndexText) &&
-			strings.HasPrefix(guidAndIndex, in.AppGUID) && guidAndIndex[len(in.AppGUID)] == ':' &&
-			strings.HasSuffix(guidAndIndex, in.IndexText) {
+		if has(in, keyAppInstance, guidAndIndex) {
 			return in
 		}
 	}

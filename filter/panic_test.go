@@ -133,8 +133,9 @@ func TestPanicInTickIsRecovered(t *testing.T) {
 }
 
 func TestPanicInPluginStartFailsTheStart(t *testing.T) {
+	parse := parseConfig
 	parseConfig = func([]byte) (*config.Config, error) { panic("boom") }
-	t.Cleanup(func() { parseConfig = config.Parse })
+	t.Cleanup(func() { parseConfig = parse })
 	opt := proxytest.NewEmulatorOption().WithVMContext(NewVMContext()).
 		WithPluginConfiguration([]byte("{" + routesJSON + "}"))
 	host, reset := proxytest.NewHostEmulator(opt)

@@ -4,6 +4,7 @@ package filter
 
 import (
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -15,10 +16,16 @@ import (
 // now is the wall clock for cookie lifetimes; tests replace it.
 var now = time.Now
 
-// parseConfig is config.Parse. It is a variable only so that a test can make
-// plugin start panic (nothing in it is known to) and check that OnPluginStart
-// recovers; nothing else assigns it.
-var parseConfig = config.Parse
+// parseConfig parses the plugin configuration the host returned. The buffer
+// is read once and never written (in Envoy, the one the host call
+// allocated for this read; under proxytest, the test's), so the
+// configuration keeps pointing into it instead of a copy: 100,000
+// instances are 7 MB of JSON. It is a variable only so that a test can make
+// plugin start panic (nothing in it is known to) and check that
+// OnPluginStart recovers; nothing else assigns it.
+var parseConfig = func(data []byte) (*config.Config, error) {
+	return config.ParseString(unsafe.String(unsafe.SliceData(data), len(data)))
+}
 
 // NewVMContext is the filter's entry point for proxywasm.SetVMContext.
 func NewVMContext() types.VMContext { return &vmContext{} }
