@@ -61,6 +61,7 @@ import (
 type options struct {
 	envoy, wasm, emptyWasm, wrk   string
 	baselineWasm                  string
+	freshEnvoys                   bool
 	floor                         string // the directory of the assembled W0, W4, W4new modules
 	instances, big                int
 	rounds, threads, connections  int
@@ -87,6 +88,7 @@ func main() {
 	flag.IntVar(&o.instances, "instances", 3, "app instances (upstream servers)")
 	flag.IntVar(&o.big, "big", 100_000, "instances in the route of variant E")
 	flag.IntVar(&o.rounds, "rounds", 4, "rounds: each runs every variant once")
+	flag.BoolVar(&o.freshEnvoys, "fresh-envoys", true, "start every Envoy anew for each round (with a warm-up), so that each round draws its own process layout: two Envoys running the same module differ by a few percent for the life of the processes")
 	flag.IntVar(&o.threads, "threads", 1, "wrk threads")
 	flag.IntVar(&o.connections, "connections", 16, "wrk connections for the throughput runs (keep-alive)")
 	flag.IntVar(&o.concurrency, "concurrency", 2, "Envoy worker threads (--concurrency)")
@@ -189,6 +191,7 @@ type bench struct {
 	started   time.Time
 	soaked    int64
 	wall      time.Duration
+	starts    int // times startEnvoys ran
 }
 
 func run(ctx context.Context, o options) error {
@@ -503,6 +506,11 @@ func (b *bench) startAll(ctx context.Context) error {
 			v.cookie = "JSESSIONID=" + sessionID + "; __VCAP_ID__=" + b.ids[0]
 		}
 	}
+	return b.startEnvoys(ctx)
+}
+
+// startEnvoys starts an Envoy per setup and checks every variant on it.
+func (b *bench) startEnvoys(ctx context.Context) error {
 	for _, name := range setupOrder {
 		s := b.setups[name]
 		if s == nil {
@@ -513,7 +521,11 @@ func (b *bench) startAll(ctx context.Context) error {
 			return err
 		}
 		t0 := time.Now()
-		s.proc, err = startEnvoy(ctx, b.o.envoy, name, filepath.Join(b.dir, name), cfg, b.o.concurrency, b.o.envoyCPUs, b.o.readyTimeout)
+		dir := filepath.Join(b.dir, name)
+		if b.starts > 0 { // a directory per start: an Envoy writes its admin address there
+			dir = filepath.Join(b.dir, fmt.Sprintf("%s-%d", name, b.starts+1))
+		}
+		s.proc, err = startEnvoy(ctx, b.o.envoy, name, dir, cfg, b.o.concurrency, b.o.envoyCPUs, b.o.readyTimeout)
 		if err != nil {
 			return err
 		}
@@ -528,6 +540,7 @@ func (b *bench) startAll(ctx context.Context) error {
 	for _, s := range b.setups {
 		s.Start = b.snapshot(s)
 	}
+	b.starts++
 	return nil
 }
 
@@ -771,6 +784,11 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 	}
 	for r := 1; r <= o.rounds; r++ {
+		if r > 1 && o.freshEnvoys {
+			if err := b.restartEnvoys(ctx); err != nil {
+				return err
+			}
+		}
 		for _, v := range b.order {
 			p := b.setups[v.setup].proc
 			cpu0, err := procCPU(p.pid())
@@ -821,6 +839,24 @@ func (b *bench) measure(ctx context.Context) error {
 			rate = res.rps()
 		}
 		b.soaked = s.proc.stat("http.ingress_http.downstream_rq_total")
+	}
+	return nil
+}
+
+// restartEnvoys replaces every Envoy by a new one, checked and warmed up
+// as the first were.
+func (b *bench) restartEnvoys(ctx context.Context) error {
+	for _, s := range b.setups {
+		s.proc.stop()
+		s.proc = nil
+	}
+	if err := b.startEnvoys(ctx); err != nil {
+		return err
+	}
+	for _, v := range b.order {
+		if _, err := runWrk(ctx, b.o.wrk, b.script, b.spec(v, b.o.connections, b.o.warmup)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
