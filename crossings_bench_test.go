@@ -3,6 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -552,4 +555,89 @@ func bigConfig(n int) string {
 	}
 	s.WriteString(`]}]}`)
 	return s.String()
+}
+
+// BenchmarkExchangeInV8 runs BenchmarkStickyHit's and BenchmarkNewSession's
+// exchanges in V8 instead of wazero: Node's V8 with Liftoff off, as Envoy
+// runs its V8 (cmd/bench/v8/guest.mjs), against a host as lean as benchHost,
+// the modules interleaved over $VCAP_BENCH_ROUNDS rounds (15). It reports
+// each module's median ns per exchange and, for the filter and the
+// VCAP_BENCH_MODULES ones, the median per-round difference to the floor (W4,
+// W4new): what the Go runtime, the SDK, the binding and the filter cost in
+// V8, without Envoy's host calls. Needs node (Debian package nodejs).
+//
+//	go test -run '^$' -bench ExchangeInV8 .
+func BenchmarkExchangeInV8(b *testing.B) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		b.Skip("node (Debian package nodejs) is not installed")
+	}
+	rounds := 15
+	if n, err := strconv.Atoi(os.Getenv("VCAP_BENCH_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	for _, kind := range []struct {
+		name string
+		kind benchKind
+	}{{"StickyHit", stickyHit}, {"NewSession", newSession}} {
+		b.Run(kind.name, func(b *testing.B) {
+			mods := benchModules(b, kind.kind)
+			type specModule struct{ Name, Path, Config string }
+			spec := struct {
+				Modules                     []specModule
+				Request, Response, Upstream string
+				RequestCount, ResponseCount int
+				Warmup, Exchanges, Rounds   int
+			}{Request: base64.StdEncoding.EncodeToString(serializePairs(kind.kind.req)),
+				Response: base64.StdEncoding.EncodeToString(serializePairs(kind.kind.resp)),
+				Upstream: "10.0.0.2:8080", RequestCount: len(kind.kind.req), ResponseCount: len(kind.kind.resp),
+				Warmup: 20000, Exchanges: 20000, Rounds: rounds}
+			dir := b.TempDir()
+			for _, m := range mods {
+				path := filepath.Join(dir, m.name+".wasm")
+				require.NoError(b, os.WriteFile(path, m.bin, 0o644))
+				spec.Modules = append(spec.Modules, specModule{m.name, path, m.config})
+			}
+			js, err := json.Marshal(spec)
+			require.NoError(b, err)
+			specPath := filepath.Join(dir, "spec.json")
+			require.NoError(b, os.WriteFile(specPath, js, 0o644))
+			out, err := exec.Command(node, "--no-liftoff", "--no-warnings", filepath.Join("cmd", "bench", "v8", "guest.mjs"), specPath).Output()
+			require.NoError(b, err, "node guest.mjs: %s", out)
+			perRound := map[string][]float64{}
+			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				var r struct {
+					Module string
+					NS     float64
+				}
+				require.NoError(b, json.Unmarshal([]byte(line), &r), line)
+				perRound[r.Module] = append(perRound[r.Module], r.NS)
+			}
+			floor := perRound[mods[0].name]
+			for _, m := range mods {
+				ns := perRound[m.name]
+				require.Len(b, ns, rounds, m.name)
+				b.Run(m.name, func(b *testing.B) {
+					b.ReportMetric(0, "ns/op")
+					b.ReportMetric(medianOf(ns), "v8-ns/exchange")
+					if m.name != mods[0].name {
+						over := make([]float64, len(ns))
+						for i := range ns {
+							over[i] = ns[i] - floor[i]
+						}
+						b.ReportMetric(medianOf(over), "v8-ns-over-floor")
+					}
+				})
+			}
+		})
+	}
+}
+
+func medianOf(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
