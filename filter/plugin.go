@@ -134,8 +134,10 @@ func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 		h := p.free[n-1]
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
-		// A fresh context, but with the buffers it grew.
-		*h = httpContext{plugin: p, cfg: p.cfg, engine: p.engine, metrics: p.metrics, bufs: h.bufs}
+		// A fresh context, but with the buffers it grew: the host's results
+		// are read into bufs, the response's cookies built in resp (its
+		// views are reset by the next Read).
+		*h = httpContext{plugin: p, cfg: p.cfg, engine: p.engine, metrics: p.metrics, bufs: h.bufs, resp: h.resp}
 		return h
 	}
 	return &httpContext{plugin: p, cfg: p.cfg, engine: p.engine, metrics: p.metrics}

@@ -1,6 +1,9 @@
 package sticky
 
 import (
+	"net/http"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/vcap-sticky/vcap-sticky/config"
@@ -69,6 +72,59 @@ func TestStickyHitDoesNotAllocate(t *testing.T) {
 	}
 	if clk.reads != 0 {
 		t.Errorf("a sticky hit read the clock %d times", clk.reads)
+	}
+}
+
+// A new session allocates nothing either once the Response is reused: its
+// two Set-Cookie lines are built in the Response's buffer. The lines are
+// those net/http writes for the cookies the rules give (a session cookie
+// with Path=/ and HttpOnly: __VCAP_ID__ with the same, META empty), and
+// stay so when the app sets the session cookie with attributes that make
+// the lines long, and for several session cookies at once.
+func TestNewSessionDoesNotAllocate(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage instrumentation allocates")
+	}
+	e := benchEngine(t)
+	x := &exchange{up: upstream{addr: benchapp.Addr0}}
+	req := [][2]string{{":authority", benchapp.Host}, {":path", "/"}}
+	clk := &countingClock{t: fixedNow}
+	want := func(name, value string, mod func(*http.Cookie)) string {
+		c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true}
+		if mod != nil {
+			mod(c)
+		}
+		return c.String()
+	}
+	long := func(c *http.Cookie) { c.MaxAge, c.Secure, c.SameSite = 3600, true, http.SameSiteLaxMode }
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  []string
+	}{
+		{"one session cookie", []string{benchapp.SessionSetCookie},
+			[]string{want("__VCAP_ID__", benchapp.ID0, nil), want("__VCAP_ID_META__", "", nil)}},
+		{"attributes", []string{"JSESSIONID=x; Path=/; Max-Age=3600; Secure; SameSite=Lax; HttpOnly"},
+			[]string{want("__VCAP_ID__", benchapp.ID0, long),
+				want("__VCAP_ID_META__", "secure&maxage="+strconv.FormatInt(fixedNow.Unix()+3600, 10)+"&samesite=lax", long)}},
+		{"three session cookies", []string{benchapp.SessionSetCookie, "JSESSIONID=y; Path=/", benchapp.SessionSetCookie},
+			[]string{want("__VCAP_ID__", benchapp.ID0, nil), want("__VCAP_ID_META__", "", nil),
+				want("__VCAP_ID__", benchapp.ID0, nil), want("__VCAP_ID_META__", "", nil),
+				want("__VCAP_ID__", benchapp.ID0, nil), want("__VCAP_ID_META__", "", nil)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := [][2]string{{":status", "200"}}
+			for _, l := range tc.lines {
+				resp = append(resp, [2]string{"set-cookie", l})
+			}
+			var res Result
+			if n := testing.AllocsPerRun(100, func() { res = x.run(e, req, resp, clk) }); n != 0 {
+				t.Errorf("new session: %v allocations, want 0", n)
+			}
+			if !slices.Equal(res.SetCookies, tc.want) {
+				t.Errorf("Set-Cookie lines\n got %q\nwant %q", res.SetCookies, tc.want)
+			}
+		})
 	}
 }
 

@@ -55,24 +55,34 @@ func (m metaAttrs) cookie(name, value, path string, maxAge int) cookie.SetCookie
 		Expires: m.expires, MaxAge: maxAge}
 }
 
-func (m metaAttrs) encode() string {
-	var parts []string
+func (m metaAttrs) encode() string { return string(m.appendEncode(nil)) }
+
+// appendEncode appends the META value to dst: its attributes as a query
+// string, in a fixed order.
+func (m metaAttrs) appendEncode(dst []byte) []byte {
+	start := len(dst)
+	sep := func(dst []byte) []byte { // between attributes
+		if len(dst) > start {
+			return append(dst, '&')
+		}
+		return dst
+	}
 	if m.secure {
-		parts = append(parts, "secure")
+		dst = append(dst, "secure"...)
 	}
 	if m.partitioned {
-		parts = append(parts, "partitioned")
+		dst = append(sep(dst), "partitioned"...)
 	}
 	if !m.expires.IsZero() {
-		parts = append(parts, "expires="+strconv.FormatInt(m.expires.Unix(), 10))
+		dst = strconv.AppendInt(append(sep(dst), "expires="...), m.expires.Unix(), 10)
 	}
 	if m.maxAgeAt != 0 {
-		parts = append(parts, "maxage="+strconv.FormatInt(m.maxAgeAt, 10))
+		dst = strconv.AppendInt(append(sep(dst), "maxage="...), m.maxAgeAt, 10)
 	}
 	if s := sameSiteName(m.sameSite); s != "" {
-		parts = append(parts, "samesite="+s)
+		dst = append(append(sep(dst), "samesite="...), s...)
 	}
-	return strings.Join(parts, "&")
+	return dst
 }
 
 // The Expires dates a META value can carry: those of a cookie date, years

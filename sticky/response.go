@@ -1,6 +1,8 @@
 package sticky
 
 import (
+	"unsafe"
+
 	"github.com/vcap-sticky/vcap-sticky/config"
 	"github.com/vcap-sticky/vcap-sticky/cookie"
 )
@@ -17,13 +19,46 @@ type Response struct {
 	// HasPinHeader: the response carries the pin header (Envoy's
 	// stateful_session header extension answers with the host it used).
 	HasPinHeader bool
+
+	// built is where Respond builds, kept across Reads: a reused Response
+	// makes a new session's cookies without allocating.
+	built builtCookies
+}
+
+// builtCookies holds the response step's work: the app's session cookies,
+// and the Set-Cookie lines built, which alias one buffer.
+type builtCookies struct {
+	sessions []cookie.SetCookie
+	lines    []string
+	buf      []byte
+}
+
+// add builds c as a line. Config validation and META decoding keep every
+// part buildable; should one still not be, it adds nothing rather than an
+// empty Set-Cookie.
+func (b *builtCookies) add(c cookie.SetCookie) {
+	start := len(b.buf)
+	if b.buf = c.AppendTo(b.buf); len(b.buf) > start {
+		// Appending never changes bytes already there (growing copies
+		// them), so the line stays as built until the buffer is reset.
+		b.lines = append(b.lines, unsafe.String(&b.buf[start], len(b.buf)-start))
+	}
+}
+
+// meta builds a META value, as add builds a line.
+func (b *builtCookies) meta(m metaAttrs) string {
+	start := len(b.buf)
+	if b.buf = m.appendEncode(b.buf); len(b.buf) == start {
+		return ""
+	}
+	return unsafe.String(&b.buf[start], len(b.buf)-start)
 }
 
 // Read fills r from Envoy's response header pairs (names in lower case).
 // Set-Cookie lines are appended to r.SetCookies[:0].
 func (r *Response) Read(pairs [][2]string, pinHeader string) {
 	lines := r.SetCookies[:0]
-	*r = Response{}
+	*r = Response{built: r.built}
 	var seenWWWAuthenticate bool
 	for _, kv := range pairs {
 		switch name, value := kv[0], kv[1]; name {
@@ -45,7 +80,8 @@ type Result struct {
 	// RemovePinHeader: drop the pin header from the response, so that no
 	// client sees an instance's address.
 	RemovePinHeader bool
-	// SetCookies are the Set-Cookie lines to add, in order.
+	// SetCookies are the Set-Cookie lines to add, in order. They alias the
+	// Response's buffer: valid until the next Respond with that Response.
 	SetCookies []string
 	// Events are what to count; Note says why, for the debug log.
 	Events Events
@@ -59,8 +95,8 @@ type responseCookies struct {
 	appSetsID bool               // the app sets __VCAP_ID__ itself
 }
 
-func readResponseCookies(cfg *config.Config, lines []string) responseCookies {
-	var rc responseCookies
+func readResponseCookies(cfg *config.Config, lines []string, sessions []cookie.SetCookie) responseCookies {
+	rc := responseCookies{sessions: sessions[:0]}
 	for _, line := range lines {
 		sc, ok := cookie.ParseSetCookie(line)
 		switch {
@@ -77,14 +113,24 @@ func readResponseCookies(cfg *config.Config, lines []string) responseCookies {
 // Respond is the response step, gorouter's setupStickySession: __VCAP_ID__
 // for the instance that served the request when a session starts, when a
 // Negotiate handshake starts, when a sticky request was served by another
-// instance, or (sealed mode) when its token is due for renewal.
+// instance, or (sealed mode) when its token is due for renewal. The lines
+// it returns are built in resp, which keeps its buffers for the next.
 func (e *Engine) Respond(d *Decision, resp *Response, up Upstream, clk Clock) Result {
+	b := &resp.built
+	b.lines, b.buf = b.lines[:0], b.buf[:0]
+	res := e.respond(d, resp, b, up, clk)
+	res.SetCookies = b.lines
+	return res
+}
+
+func (e *Engine) respond(d *Decision, resp *Response, b *builtCookies, up Upstream, clk Clock) Result {
 	cfg := e.cfg
 	res := Result{RemovePinHeader: cfg.PinMode == config.PinStatefulSession && resp.HasPinHeader}
 	if d.Route == nil || d.Reply != nil {
 		return res // not the filter's, or its own local reply
 	}
-	rc := readResponseCookies(cfg, resp.SetCookies)
+	rc := readResponseCookies(cfg, resp.SetCookies, b.sessions)
+	b.sessions = rc.sessions
 	negotiate := cfg.Negotiate && IsNegotiate(resp.WWWAuthenticate)
 	if rc.appSetsID {
 		res.Note = "the app sets __VCAP_ID__ itself: no cookie"
@@ -118,7 +164,7 @@ func (e *Engine) Respond(d *Decision, resp *Response, up Upstream, clk Clock) Re
 	path, secure := d.Route.Path, cfg.SecureCookies
 	switch {
 	case negotiate:
-		res.add(cookie.SetCookie{Name: config.VCAPCookie, Value: value, Path: path,
+		b.add(cookie.SetCookie{Name: config.VCAPCookie, Value: value, Path: path,
 			MaxAge: NegotiateMaxAge, HttpOnly: true, Secure: secure, SameSite: cookie.SameSiteStrict})
 		res.Events.add(CookieSet)
 	case len(rc.sessions) > 0:
@@ -128,9 +174,9 @@ func (e *Engine) Respond(d *Decision, resp *Response, up Upstream, clk Clock) Re
 			sc := &rc.sessions[i]
 			m := metaFromSessionCookie(sc, secure, clk)
 			id := m.cookie(config.VCAPCookie, value, path, sc.MaxAge) // as the app wrote it
-			res.add(id)
-			id.Name, id.Value = config.MetaCookie, m.encode()
-			res.add(id)
+			b.add(id)
+			id.Name, id.Value = config.MetaCookie, b.meta(m)
+			b.add(id)
 		}
 		res.Events.add(CookieSet)
 	default: // stale or renew: the attributes the request's META recorded
@@ -144,7 +190,7 @@ func (e *Engine) Respond(d *Decision, resp *Response, up Upstream, clk Clock) Re
 			res.Note = "__VCAP_ID_META__ has unreadable attributes: refreshed without them"
 		}
 		m.secure = m.secure || secure
-		res.add(m.cookie(config.VCAPCookie, value, path, m.maxAge(clk)))
+		b.add(m.cookie(config.VCAPCookie, value, path, m.maxAge(clk)))
 		if stale {
 			res.Events.add(CookieRefreshed)
 		} else {
@@ -152,12 +198,4 @@ func (e *Engine) Respond(d *Decision, resp *Response, up Upstream, clk Clock) Re
 		}
 	}
 	return res
-}
-
-func (r *Result) add(c cookie.SetCookie) {
-	// Config validation and META decoding keep every part buildable; should
-	// one still not be, add nothing rather than an empty Set-Cookie.
-	if line := c.String(); line != "" {
-		r.SetCookies = append(r.SetCookies, line)
-	}
 }
