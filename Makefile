@@ -154,7 +154,7 @@ build/floor/%.wasm: cmd/bench/floor/%.wat | wabt
 	@mkdir -p $(@D)
 	wat2wasm -o $@ $<
 
-bench: build envoy $(EMPTY_WASM) $(FLOOR_WASM) ## benchmark vs Envoy alone, native sticky sessions, runtime-less Wasm and Lua (~15 min; BENCH_FLAGS=...): BENCHMARKS.md
+bench: build envoy $(EMPTY_WASM) $(FLOOR_WASM) ## benchmark vs Envoy alone, native sticky sessions, runtime-less Wasm and Lua (~20 min; BENCH_FLAGS=...): BENCHMARKS.md
 	@$(call apt_install,wrk,wrk)
 	@# With 2+ CPUs: Envoy (one worker) on CPU 0, the benchmark, its app
 	@# instances and wrk on CPU 1, so the load does not steal Envoy's CPU.
