@@ -8,8 +8,9 @@ import "github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
 // streams holds the VM's HTTP contexts by context id, in place of the SDK's
 // httpContexts map: every stream is looked up by id on each callback, and a
-// Go map hashes the id, which in Wasm is Go's portable hash, made of 64-bit
-// by 64-bit multiplies that Wasm has no instruction for. Envoy numbers the
+// Go map hashes the id, which in Wasm is Go's portable hash, whose 128-bit
+// products Wasm has no instruction for (in wazero the SDK's maps cost more
+// than the rest of an empty filter's callbacks). Envoy numbers the
 // contexts of a VM one after another, so the ids in flight at once fall in
 // distinct slots of a table indexed by id modulo its size; an id whose slot
 // is taken (a stream that outlived 255 later ones) goes to an overflow map.
