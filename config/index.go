@@ -88,8 +88,18 @@ func (x *instanceIndex) add(instances []*Instance, pos int, key indexKey) *Insta
 	}
 }
 
-// find returns the instance whose key is k, or nil.
+// find returns the instance whose key is k, or nil: up to smallTable
+// instances by comparing each, more through the table (an empty table, as
+// byAppInstance without app guids, holds none).
 func (x *instanceIndex) find(instances []*Instance, key indexKey, k string) *Instance {
+	if len(instances) <= smallTable {
+		for _, in := range instances {
+			if has(in, key, k) {
+				return in
+			}
+		}
+		return nil
+	}
 	if len(x.slots) == 0 {
 		return nil
 	}

@@ -48,45 +48,18 @@ type Route struct {
 const smallTable = 8
 
 // ByID returns the route's instance with this __VCAP_ID__ value.
-func (r *Route) ByID(id string) *Instance {
-	if len(r.Instances) > smallTable {
-		return r.byID.find(r.Instances, keyID, id)
-	}
-	for _, in := range r.Instances {
-		if in.ID == id {
-			return in
-		}
-	}
-	return nil
-}
+func (r *Route) ByID(id string) *Instance { return r.byID.find(r.Instances, keyID, id) }
 
 // ByAddress returns the route's instance at an upstream address: "ip:port",
 // or an internal address whose endpoint id is that "ip:port".
 func (r *Route) ByAddress(addr string) *Instance {
-	addr = EndpointAddress(addr)
-	if len(r.Instances) > smallTable {
-		return r.byAddress.find(r.Instances, keyAddress, addr)
-	}
-	for _, in := range r.Instances {
-		if in.Address == addr {
-			return in
-		}
-	}
-	return nil
+	return r.byAddress.find(r.Instances, keyAddress, EndpointAddress(addr))
 }
 
 // ByAppInstance returns the instance named by an X-CF-App-Instance value
 // "<app guid>:<index>".
 func (r *Route) ByAppInstance(guidAndIndex string) *Instance {
-	if len(r.Instances) > smallTable {
-		return r.byAppInstance.find(r.Instances, keyAppInstance, guidAndIndex)
-	}
-	for _, in := range r.Instances {
-		if has(in, keyAppInstance, guidAndIndex) {
-			return in
-		}
-	}
-	return nil
+	return r.byAppInstance.find(r.Instances, keyAppInstance, guidAndIndex)
 }
 
 // RouteTable finds the route of a request: host first, then the longest
