@@ -105,7 +105,7 @@ soak: build envoy ## the soak with SOAK_REQUESTS (default 1,000,000) requests th
 	ENVOY_PATH="$$(scripts/envoy.sh)" VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" SOAK_REQUESTS=$(SOAK_REQUESTS) \
 		go test -count=1 -v -timeout 60m -run '^TestSoak$$' ./e2e/
 
-e2e: build envoy wabt ## the built module's ABI check and the e2e tests against Envoy (started through func-e)
+e2e: build envoy wabt $(GOFLOOR_WASM) ## the built module's ABI check and the e2e tests against Envoy (started through func-e)
 	ENVOY_PATH="$$(scripts/envoy.sh)" VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" \
 		go test -count=1 -v . ./e2e/
 
@@ -137,6 +137,13 @@ EMPTY_WASM := build/emptyfilter.wasm
 $(EMPTY_WASM): cmd/bench/emptyfilter/main.go $(WASM)
 	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/emptyfilter
 
+# Variant G4: a Go Wasm module making exactly a sticky hit's host calls
+# through the filter's binding, and nothing else. crossings_test.go checks its
+# crossings against the filter's (`make e2e` builds it first).
+GOFLOOR_WASM := build/gofloor.wasm
+$(GOFLOOR_WASM): cmd/bench/gofloor/main.go $(WASM)
+	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/gofloor
+
 # apt_install,COMMAND,PACKAGE: install a Debian package when its command is
 # missing (with sudo when not root), as the benchmark's tools are.
 apt_install = command -v $(1) >/dev/null || { echo "installing $(2) (Debian package)"; \
@@ -154,14 +161,14 @@ build/floor/%.wasm: cmd/bench/floor/%.wat | wabt
 	@mkdir -p $(@D)
 	wat2wasm -o $@ $<
 
-bench: build envoy $(EMPTY_WASM) $(FLOOR_WASM) ## benchmark vs Envoy alone, native sticky sessions, runtime-less Wasm and Lua (~20 min; BENCH_FLAGS=...): BENCHMARKS.md
+bench: build envoy $(EMPTY_WASM) $(GOFLOOR_WASM) $(FLOOR_WASM) ## benchmark vs Envoy alone, native sticky sessions, runtime-less Wasm and Lua (~20 min; BENCH_FLAGS=...): BENCHMARKS.md
 	@$(call apt_install,wrk,wrk)
 	@# With 2+ CPUs: Envoy (one worker) on CPU 0, the benchmark, its app
 	@# instances and wrk on CPU 1, so the load does not steal Envoy's CPU.
 	if [ "$$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then pin="taskset -c 1"; pinflags="-envoy-cpus 0 -concurrency 1"; \
 	else pin=""; pinflags=""; fi; \
 	BENCH_FLAGS="$(BENCH_FLAGS)" $$pin go run ./cmd/bench -envoy "$$(scripts/envoy.sh)" \
-		-wasm $(WASM) -empty-wasm $(EMPTY_WASM) -floor build/floor $$pinflags $(BENCH_FLAGS)
+		-wasm $(WASM) -empty-wasm $(EMPTY_WASM) -go-floor-wasm $(GOFLOOR_WASM) -floor build/floor $$pinflags $(BENCH_FLAGS)
 
 clean: ## remove build output and the Envoy virtualenv
 	rm -rf build .venv

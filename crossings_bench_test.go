@@ -215,6 +215,9 @@ func benchModules(tb testing.TB, kind benchKind) []benchModule {
 	// W4's configuration is its pin value: b's address, where the filter pins.
 	mods := []benchModule{{strings.ToUpper(kind.floor[:1]) + kind.floor[1:], benchFloorModule(tb, kind.floor), "10.0.0.2:8080"},
 		{"filter", benchReadFile(tb, builtModulePath()), crossingsConfig}}
+	if kind.floor == "w4" { // G4: W4's calls from Go, on the filter's binding
+		mods = append(mods, benchModule{"G4", goFloorModule(tb), "10.0.0.2:8080"})
+	}
 	for env, config := range map[string]string{"VCAP_BENCH_MODULES": crossingsConfig, "VCAP_BENCH_FLOORS": "10.0.0.2:8080"} {
 		extra := os.Getenv(env)
 		if extra == "" {
@@ -443,11 +446,17 @@ func TestStickyHitAllocatesNothingInTheModule(t *testing.T) {
 			mallocs++
 		})
 	})
+	// G4, the bench's Go floor for C, must not allocate either: a floor that
+	// allocated would flatter C/G4.
 	for _, kind := range []struct {
 		name string
+		mod  benchModule
 		kind benchKind
-	}{{"sticky hits", stickyHit}, {"new sessions", newSession}} {
-		h := newBenchHostWith(t, benchModule{"filter", benchReadFile(t, builtModulePath()), crossingsConfig}, kind.kind, factory)
+	}{{"sticky hits", benchModule{"filter", benchReadFile(t, builtModulePath()), crossingsConfig}, stickyHit},
+		{"new sessions", benchModule{"filter", benchReadFile(t, builtModulePath()), crossingsConfig}, newSession},
+		{"G4's sticky hits", benchModule{"G4", goFloorModule(t), "10.0.0.2:8080"}, stickyHit}} {
+		seen = false
+		h := newBenchHostWith(t, kind.mod, kind.kind, factory)
 		if !seen {
 			t.Fatal("the module has no runtime.mallocgc to count")
 		}

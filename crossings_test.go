@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"os"
@@ -277,9 +278,11 @@ func TestCrossingsPerRequest(t *testing.T) {
 // exactly the crossings the filter makes for the traffic it stands for, so
 // that C/W4 and D/W4new compare the filter with the least any proxy-wasm
 // filter doing its host calls can cost, and F/W0 the empty Go filter with
-// one without Go. Each exchange runs through the built filter and through the
-// module, and their crossings must be equal: calls into the VM, host calls by
-// name, allocation callbacks.
+// one without Go. G4 (cmd/bench/gofloor) is W4 written in Go on the filter's
+// binding: C/G4 leaves the filter's own code. Each exchange runs through the
+// built filter and through the module, and their crossings must be equal:
+// calls into the VM, host calls by name (WASI's too: none), allocation
+// callbacks.
 func TestFloorModulesMakeTheFiltersCrossings(t *testing.T) {
 	const upstream = "10.0.0.2:8080" // b in crossingsConfig
 	filter, fctx := startEmulatedEnvoy(t)
@@ -305,6 +308,12 @@ func TestFloorModulesMakeTheFiltersCrossings(t *testing.T) {
 				// The filter's cookies, with the address where it has the id.
 				require.Len(t, f.added, 2)
 				assert.Equal(t, []string{"set-cookie: __VCAP_ID__=" + upstream + "; Path=/; HttpOnly", f.added[1]}, m.added)
+			}},
+		{"G4 = sticky hit (C), from Go", "gofloor", upstream, crossingsRequest(stickyCookie), crossingsResponse,
+			func(f crossings) crossings { return f },
+			func(t *testing.T, f, m *emulatedEnvoy) {
+				assert.Equal(t, f.replaced, m.replaced, "the pin header, as the filter writes it")
+				assert.Empty(t, m.added)
 			}},
 		{"W0 = the calls into the VM alone (F)", "w0", "", crossingsRequest(stickyCookie), crossingsResponse,
 			func(f crossings) crossings { return crossings{entries: f.entries, hostCalls: map[string]int{}} },
@@ -332,13 +341,14 @@ func TestFloorModulesMakeTheFiltersCrossings(t *testing.T) {
 
 // The floor modules export nothing the filter does not (with its
 // signatures), so Envoy makes no call into them that it does not make into
-// the filter, and import only ABI 0.2 host functions.
+// the filter, and import only ABI 0.2 host functions (and G4, a Go module,
+// the WASI functions of the Go runtime).
 func TestFloorModulesExportNoMoreThanTheFilter(t *testing.T) {
 	exports := builtModule(t).ExportedFunctions()
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	t.Cleanup(func() { rt.Close(ctx) })
-	for _, name := range []string{"w0", "w4", "w4new"} {
+	for _, name := range []string{"w0", "w4", "w4new", "gofloor"} {
 		mod, err := rt.CompileModule(ctx, floorModule(t, name))
 		require.NoError(t, err, name)
 		assert.Contains(t, mod.ExportedMemories(), "memory", name)
@@ -351,6 +361,9 @@ func TestFloorModulesExportNoMoreThanTheFilter(t *testing.T) {
 		}
 		for _, imp := range mod.ImportedFunctions() {
 			module, fn, _ := imp.Import()
+			if name == "gofloor" && module == "wasi_snapshot_preview1" {
+				continue // the Go runtime's, as the filter's are
+			}
 			want, ok := abiHostFunctions[fn]
 			if assert.True(t, ok && module == "env", "%s imports %s.%s", name, module, fn) {
 				assert.Equal(t, sig{want.params, want.results}, sig{imp.ParamTypes(), imp.ResultTypes()}, "%s: %s", name, fn)
@@ -360,9 +373,13 @@ func TestFloorModulesExportNoMoreThanTheFilter(t *testing.T) {
 }
 
 // floorModule assembles cmd/bench/floor/<name>.wat with wat2wasm (Debian
-// package wabt; `make e2e` installs it first, as `make bench` does).
+// package wabt; `make e2e` installs it first, as `make bench` does); the
+// name gofloor is G4's Go module instead.
 func floorModule(t *testing.T, name string) []byte {
 	t.Helper()
+	if name == "gofloor" {
+		return goFloorModule(t)
+	}
 	wat2wasm, err := exec.LookPath("wat2wasm")
 	require.NoError(t, err, "wat2wasm assembles the benchmark's floor modules: `make wabt` installs it (Debian package wabt)")
 	out := filepath.Join(t.TempDir(), name+".wasm")
@@ -370,6 +387,16 @@ func floorModule(t *testing.T, name string) []byte {
 	require.NoError(t, err, "wat2wasm %s.wat: %s", name, msg)
 	bin, err := os.ReadFile(out)
 	require.NoError(t, err)
+	return bin
+}
+
+// goFloorModule is variant G4's module, cmd/bench/gofloor, built by the
+// Makefile like the filter (`make e2e` builds it), or $VCAP_STICKY_GOFLOOR_WASM.
+func goFloorModule(t testing.TB) []byte {
+	t.Helper()
+	path := cmp.Or(os.Getenv("VCAP_STICKY_GOFLOOR_WASM"), filepath.Join("build", "gofloor.wasm"))
+	bin, err := os.ReadFile(path)
+	require.NoError(t, err, "variant G4's module is built by `make build/gofloor.wasm` (or set VCAP_STICKY_GOFLOOR_WASM)")
 	return bin
 }
 

@@ -40,7 +40,7 @@ func variantColor(key string) color.Color {
 		return colorBaseline
 	case "B":
 		return colorNative
-	case "F", "Fmiss":
+	case "F", "Fmiss", "G4":
 		return colorFloor
 	case "W0", "W4", "W4new":
 		return colorWasm
@@ -141,7 +141,7 @@ func writeChart(b *bench, path string) error {
 	right.Draw(canvases[0][1])
 	legend := []string{
 		"A, Anew, Aoh: Envoy alone (grey)   B: Envoy stateful_session (blue)   C, D, E, S, Sforged, Snew: vcap-sticky (green)",
-		"F, Fmiss: floors of a Go Wasm filter (yellow)   W0, W4, W4new: runtime-less Wasm floors (purple)   L: Lua script (red)",
+		"F, Fmiss, G4: floors of a Go Wasm filter (yellow)   W0, W4, W4new: runtime-less Wasm floors (purple)   L: Lua script (red)",
 	}
 	for i, line := range legend {
 		dc.FillText(draw.TextStyle{Color: color.Black, Font: left.Title.TextStyle.Font, XAlign: draw.XCenter, Handler: left.Title.TextStyle.Handler},

@@ -27,6 +27,9 @@
 //	W4    a hand-written module making exactly a sticky hit's host calls
 //	      (w4.wat), in C's setup: the floor of any proxy-wasm filter for C
 //	W4new the same for a new session's host calls (w4new.wat), in D's setup
+//	G4    a standard-Go module making exactly W4's host calls through the
+//	      filter's binding and nothing else (cmd/bench/gofloor), in C's
+//	      setup: G4/W4 is the Go runtime's share, C/G4 the filter's own work
 //	L     Envoy's Lua filter doing gorouter's core rule (sticky.lua), with
 //	      C's cluster and traffic
 //
@@ -60,6 +63,7 @@ import (
 
 type options struct {
 	envoy, wasm, emptyWasm, wrk   string
+	goFloorWasm                   string
 	baselineWasm                  string
 	freshEnvoys                   bool
 	floor                         string // the directory of the assembled W0, W4, W4new modules
@@ -82,6 +86,7 @@ func main() {
 	flag.StringVar(&o.envoy, "envoy", os.Getenv("ENVOY_PATH"), "Envoy binary (default $ENVOY_PATH)")
 	flag.StringVar(&o.wasm, "wasm", "build/vcap-sticky.wasm", "the filter module")
 	flag.StringVar(&o.emptyWasm, "empty-wasm", "build/emptyfilter.wasm", "the empty filter module for variant F")
+	flag.StringVar(&o.goFloorWasm, "go-floor-wasm", "build/gofloor.wasm", "the standard-Go module making a sticky hit's host calls for variant G4 (cmd/bench/gofloor)")
 	flag.StringVar(&o.baselineWasm, "baseline-wasm", "", "another build of the filter (an earlier commit's, say) for variant Cbase: C's setup and traffic with that module, C/Cbase in the same interleaved run")
 	flag.StringVar(&o.floor, "floor", "build/floor", "the directory with w0.wasm, w4.wasm and w4new.wasm (cmd/bench/floor/*.wat, assembled by make) for variants W0, W4, W4new")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk binary")
@@ -104,7 +109,7 @@ func main() {
 	flag.StringVar(&o.benchTime, "benchtime", "1s", "go test -benchtime")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	flag.StringVar(&o.chart, "chart", "docs/benchmarks.png", "chart to write (PNG)")
-	flag.StringVar(&o.variants, "variants", "A,Anew,Aoh,B,C,W4,L,D,W4new,E,F,W0,Fmiss,S,Sforged,Snew", "variants to run, in this order")
+	flag.StringVar(&o.variants, "variants", "A,Anew,Aoh,B,C,W4,G4,L,D,W4new,E,F,W0,Fmiss,S,Sforged,Snew", "variants to run, in this order")
 	flag.StringVar(&o.keepDir, "keep", "", "keep Envoy configs and logs in this directory (default: a temporary one, removed)")
 	flag.StringVar(&o.wasmEnv, "wasm-env", "", "environment of the Wasm VMs of every filter, e.g. GOGC=400 (comma-separated NAME=value)")
 	flag.Parse()
@@ -282,6 +287,9 @@ func (b *bench) prepare() error {
 	if b.setups["empty"] != nil {
 		need = append(need, o.emptyWasm)
 	}
+	if b.setups["floor-g4"] != nil {
+		need = append(need, o.goFloorWasm)
+	}
 	if b.setups["filter-baseline"] != nil {
 		if o.baselineWasm == "" {
 			return fmt.Errorf("-variants: Cbase needs -baseline-wasm")
@@ -358,7 +366,7 @@ func (b *bench) endpoints() []endpoint {
 
 // setupOrder is the order Envoys start in (and the memory table's).
 var setupOrder = []string{"plain", "plain-oh", "native", "filter", "filter-baseline", "filter-new", "filter-big", "empty", "filter-sealed",
-	"floor-w0", "floor-w4", "floor-w4new", "lua"}
+	"floor-w0", "floor-w4", "floor-g4", "floor-w4new", "lua"}
 
 // floorSetups are the setups of the runtime-less modules, and each one's file
 // in -floor.
@@ -399,12 +407,11 @@ var allSetups = map[string]*setup{
 	}},
 	"floor-w4": {Name: "floor-w4", Title: "W4: runtime-less Wasm module, a sticky hit's host calls, override_host", cfg: func(b *bench) (envoyConfig, error) {
 		p, err := filepath.Abs(filepath.Join(b.o.floor, floorSetups["floor-w4"]))
-		// The module's configuration is its pin value: instance 0, as C's cookie names.
-		pin := ""
-		if len(b.upstreams) > 0 {
-			pin = b.upstreams[0].Addr()
-		}
-		return envoyConfig{Wasm: &wasmFilter{Name: "w4", Path: p, Config: pin}, PinHeader: pinHeader, Endpoints: b.endpoints()}, err
+		return envoyConfig{Wasm: &wasmFilter{Name: "w4", Path: p, Config: w4Pin(b)}, PinHeader: pinHeader, Endpoints: b.endpoints()}, err
+	}},
+	"floor-g4": {Name: "floor-g4", Title: "G4: standard-Go Wasm module, a sticky hit's host calls, override_host", cfg: func(b *bench) (envoyConfig, error) {
+		p, err := filepath.Abs(b.o.goFloorWasm)
+		return envoyConfig{Wasm: &wasmFilter{Name: "g4", Path: p, Config: w4Pin(b), Env: b.wasmEnv()}, PinHeader: pinHeader, Endpoints: b.endpoints()}, err
 	}},
 	"floor-w4new": {Name: "floor-w4new", Title: "W4new: runtime-less Wasm module, a new session's host calls, override_host", cfg: func(b *bench) (envoyConfig, error) {
 		p, err := filepath.Abs(filepath.Join(b.o.floor, floorSetups["floor-w4new"]))
@@ -413,6 +420,15 @@ var allSetups = map[string]*setup{
 	"lua": {Name: "lua", Title: "Lua script, gorouter's core rule, override_host", cfg: func(b *bench) (envoyConfig, error) {
 		return envoyConfig{Lua: b.luaScript(), PinHeader: pinHeader, Endpoints: b.endpoints()}, nil
 	}},
+}
+
+// w4Pin is the plugin configuration of W4's and G4's modules: their pin
+// value, instance 0, as C's cookie names.
+func w4Pin(b *bench) string {
+	if len(b.upstreams) == 0 {
+		return ""
+	}
+	return b.upstreams[0].Addr()
 }
 
 // luaRule is variant L's script, without its instance table.
@@ -484,6 +500,7 @@ func (b *bench) definitions() []*variant {
 		{Key: "Sforged", Title: "vcap-sticky sealed, forged token", setup: "filter-sealed", path: "/", check: checkSealedForged},
 		{Key: "W0", Title: "runtime-less Wasm, returns at once", setup: "floor-w0", path: "/", check: checkServed},
 		{Key: "W4", Title: "runtime-less Wasm, a sticky hit's host calls", setup: "floor-w4", path: "/", check: checkSameAs(0, sticky)},
+		{Key: "G4", Title: "standard-Go Wasm, a sticky hit's host calls", setup: "floor-g4", path: "/", check: checkSameAs(0, sticky)},
 		{Key: "W4new", Title: "runtime-less Wasm, a new session's host calls", setup: "floor-w4new", path: "/?session=new", check: checkNewSession},
 		{Key: "L", Title: "Lua script, sticky hit", setup: "lua", path: "/", check: checkLua(sticky)},
 	}

@@ -101,6 +101,8 @@ var ratios = []ratio{
 	{"W0/A", "W0", "A", "(floor of any proxy-wasm module)", math.NaN()},
 	{"W4/A", "W4", "A", "(the most C/A any proxy-wasm filter making a sticky hit's host calls can reach)", math.NaN()},
 	{"W4new/A", "W4new", "Anew", "(the same for D/A)", math.NaN()},
+	{"G4/W4", "G4", "W4", "(the Go runtime's share of a sticky hit's crossings)", math.NaN()},
+	{"C/G4", "C", "G4", "(the filter's own work over a Go module making its host calls)", math.NaN()},
 	{"L/A", "L", "A", "(a Lua script doing gorouter's core rule)", math.NaN()},
 	{"B/A", "B", "A", "(Envoy's own sticky sessions)", math.NaN()},
 	{"F/A", "F", "A", "(floor of a Go Wasm filter)", math.NaN()},
@@ -240,6 +242,7 @@ func report(b *bench) string {
 		"Sforged": "as S, but `__VCAP_ID__` is forged: the key id of S's key and a body of zero bytes (one AES-GCM open that fails, then a new token sealed for the response)",
 		"W0":      "as F, through a hand-written Wasm module without a language runtime (`cmd/bench/floor/w0.wat`) whose callbacks return at once",
 		"W4":      "as C, through a hand-written module (`w4.wat`) making exactly a sticky hit's host calls and allocation callbacks, pinning to instance 0",
+		"G4":      "as C, through a standard-Go module (`cmd/bench/gofloor`) making W4's host calls through the filter's binding, and nothing else",
 		"W4new":   "as D, through a hand-written module (`w4new.wat`) making exactly a new session's host calls and allocation callbacks (adds `__VCAP_ID__` and `__VCAP_ID_META__`)",
 		"L":       "as C, through an Envoy Lua script (`cmd/bench/sticky.lua`) that pins on `JSESSIONID` + a known `__VCAP_ID__` with the same header and cluster",
 	}
@@ -248,7 +251,7 @@ func report(b *bench) string {
 	}
 	p("\nEvery variant was checked before measuring: B and C/E pin every request to one instance ")
 	p("(C/E/S to the one `__VCAP_ID__` names, with `sticky_hits` counting them), D's and Snew's responses carry `__VCAP_ID__`; ")
-	p("W4 and L pin to the instance C's cookie names, L's new sessions get the serving instance's id, W4new's responses carry `__VCAP_ID__`. ")
+	p("W4, G4 and L pin to the instance C's cookie names, L's new sessions get the serving instance's id, W4new's responses carry `__VCAP_ID__`. ")
 	p("Every measured request got a 2xx answer (wrk counts anything else as an error, and the run would have failed).\n\n")
 
 	p("## Targets\n\n")
@@ -271,7 +274,7 @@ func report(b *bench) string {
 	}
 	p("\nLatency added over A (microseconds, 1 connection, per round):\n\n")
 	p("| variant | added p50 min / median / max | added p99 min / median / max | target |\n| --- | --- | --- | --- |\n")
-	for _, k := range []string{"B", "C", "D", "E", "F", "Fmiss", "Aoh", "S", "Sforged", "Snew", "W0", "W4", "W4new", "L"} {
+	for _, k := range []string{"B", "C", "D", "E", "F", "Fmiss", "Aoh", "S", "Sforged", "Snew", "W0", "W4", "G4", "W4new", "L"} {
 		base := baseline(k)
 		if !have(k) || !have(base) || o.latDuration == 0 {
 			continue
@@ -288,7 +291,7 @@ func report(b *bench) string {
 	p("\nEnvoy CPU time per request added over A (microseconds, from `/proc/<pid>/stat` during the throughput runs; ")
 	p("independent of what else the machine ran):\n\n")
 	p("| variant | min | median | max |\n| --- | --- | --- | --- |\n")
-	for _, k := range []string{"B", "Aoh", "W0", "F", "Fmiss", "W4", "L", "Cbase", "C", "W4new", "D", "E", "S", "Sforged", "Snew"} {
+	for _, k := range []string{"B", "Aoh", "W0", "F", "Fmiss", "W4", "G4", "L", "Cbase", "C", "W4new", "D", "E", "S", "Sforged", "Snew"} {
 		base := baseline(k)
 		if have(k) && have(base) {
 			p("| %s − %s | %s |\n", k, base, mmm(b.perRound(k, base, run1.cpuPerReq, sub), "%+.1f"))
@@ -397,6 +400,8 @@ func report(b *bench) string {
 // measured against, and what the difference is.
 var floorPairs = []struct{ Num, Den, What string }{
 	{"C", "W4", "Go runtime and filter code on a sticky hit"},
+	{"G4", "W4", "Go runtime alone, for a sticky hit's crossings"},
+	{"C", "G4", "the filter's code alone on a sticky hit"},
 	{"D", "W4new", "Go runtime and filter code on a new session"},
 	{"F", "W0", "Go runtime alone (empty filters)"},
 	{"C", "L", "vcap-sticky over the Lua script"},
@@ -433,7 +438,10 @@ const floorExplanation = "W0, W4 and W4new are proxy-wasm modules written by han
 	"W4 and W4new make exactly the host calls and allocation callbacks of a sticky hit and of a new session " +
 	"(`crossings_test.go` asserts they are the filter's), in C's and D's Envoy setup. " +
 	"What they cost is what any proxy-wasm filter doing this work pays Envoy and V8, so C/W4, D/W4new and F/W0 " +
-	"measure the share of the Go runtime and our code alone."
+	"measure the share of the Go runtime and our code alone. " +
+	"G4 ([cmd/bench/gofloor](cmd/bench/gofloor)) makes W4's calls from standard Go, through the filter's binding " +
+	"and its allocation-free reads, and does nothing else: G4 − W4 is what the Go runtime costs per sticky hit, " +
+	"C − G4 what the filter's own code costs."
 
 // luaExplanation says what variant L is and what it lacks.
 const luaExplanation = "L is what a user could write in an afternoon instead: Envoy's Lua filter " +
