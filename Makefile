@@ -161,8 +161,9 @@ build/floor/%.wasm: cmd/bench/floor/%.wat | wabt
 	@mkdir -p $(@D)
 	wat2wasm -o $@ $<
 
-bench: build envoy $(EMPTY_WASM) $(GOFLOOR_WASM) $(FLOOR_WASM) ## benchmark vs Envoy alone, native sticky sessions, runtime-less Wasm and Lua (~20 min; BENCH_FLAGS=...): BENCHMARKS.md
+bench: build envoy $(EMPTY_WASM) $(GOFLOOR_WASM) $(FLOOR_WASM) ## benchmark vs Envoy alone, native sticky sessions, runtime-less and Go Wasm floors and Lua, profiled with perf (~30 min; BENCH_FLAGS=...): BENCHMARKS.md
 	@$(call apt_install,wrk,wrk)
+	@$(call apt_install,perf,linux-perf)
 	@# With 2+ CPUs: Envoy (one worker) on CPU 0, the benchmark, its app
 	@# instances and wrk on CPU 1, so the load does not steal Envoy's CPU.
 	if [ "$$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then pin="taskset -c 1"; pinflags="-envoy-cpus 0 -concurrency 1"; \

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,5 +217,25 @@ func TestLuaScript(t *testing.T) {
 	if !strings.HasPrefix(s, "local INSTANCES = {\n") || !strings.Contains(s, "function envoy_on_request(") ||
 		!strings.Contains(s, "function envoy_on_response(") || !strings.Contains(s, `local PIN = "`+pinHeader+`"`) {
 		t.Errorf("script:\n%s", s)
+	}
+}
+
+// perf report's lines by shared object, as perf 6.1 prints them with -n -q.
+func TestParseSplit(t *testing.T) {
+	report := "    60.00%           600  envoy            \n" +
+		"    20.00%           200  [kernel.kallsyms]\n" +
+		"    15.00%           150  [JIT] tid 16055  \n" +
+		"     4.00%            40  libc.so.6        \n" +
+		"     1.00%            10  [vdso]           \n" +
+		"\n# a comment\nnot a line of the table\n"
+	got := parseSplit([]byte(report))
+	want := cpuSplit{Module: 0.15, Envoy: 0.60, Kernel: 0.20, Libs: 0.05, Samples: 1000}
+	const eps = 1e-9
+	if got.Samples != want.Samples || math.Abs(got.Module-want.Module) > eps || math.Abs(got.Envoy-want.Envoy) > eps ||
+		math.Abs(got.Kernel-want.Kernel) > eps || math.Abs(got.Libs-want.Libs) > eps {
+		t.Errorf("parseSplit = %+v, want %+v", got, want)
+	}
+	if got := parseSplit(nil); got != (cpuSplit{}) {
+		t.Errorf("parseSplit(nothing) = %+v, want the zero split", got)
 	}
 }

@@ -64,6 +64,7 @@ import (
 type options struct {
 	envoy, wasm, emptyWasm, wrk   string
 	goFloorWasm                   string
+	perf                          string
 	baselineWasm                  string
 	freshEnvoys                   bool
 	floor                         string // the directory of the assembled W0, W4, W4new modules
@@ -110,6 +111,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	flag.StringVar(&o.chart, "chart", "docs/benchmarks.png", "chart to write (PNG)")
 	flag.StringVar(&o.variants, "variants", "A,Anew,Aoh,B,C,W4,G4,L,D,W4new,E,F,W0,Fmiss,S,Sforged,Snew", "variants to run, in this order")
+	flag.StringVar(&o.perf, "perf", "perf", "perf, to sample each Envoy during its throughput runs: the report splits Envoy's CPU time into the module's code, Envoy's own code, kernel and libraries ('': no profiles; skipped with a note when perf is missing or not allowed)")
 	flag.StringVar(&o.keepDir, "keep", "", "keep Envoy configs and logs in this directory (default: a temporary one, removed)")
 	flag.StringVar(&o.wasmEnv, "wasm-env", "", "environment of the Wasm VMs of every filter, e.g. GOGC=400 (comma-separated NAME=value)")
 	flag.Parse()
@@ -171,6 +173,7 @@ type memSnap struct {
 type run1 struct {
 	Load, Latency wrkResult
 	EnvoyCPU      time.Duration // Envoy's CPU time during Load
+	Split         cpuSplit      // where that time went, from perf's samples
 }
 
 func (r run1) cpuPerReq() float64 { // microseconds
@@ -197,6 +200,8 @@ type bench struct {
 	soaked    int64
 	wall      time.Duration
 	starts    int // times startEnvoys ran
+	profiler  *profiler
+	noProfile string // why there are no profiles, if there are none
 }
 
 func run(ctx context.Context, o options) error {
@@ -261,6 +266,10 @@ func (b *bench) prepare() error {
 	}
 	if err != nil {
 		return err
+	}
+	b.profiler, b.noProfile = newProfiler(context.Background(), o.perf, b.dir)
+	if b.noProfile != "" {
+		log.Printf("no CPU profiles: %s", b.noProfile)
 	}
 	b.script = filepath.Join(b.dir, "wrk.lua")
 	if err := os.WriteFile(b.script, []byte(wrkScript), 0o644); err != nil {
@@ -812,12 +821,14 @@ func (b *bench) measure(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			// The profile leaves out the run's first and last half second.
+			profile := b.profiler.start(ctx, p.pid(), max(o.duration-time.Second, 500*time.Millisecond))
 			load, err := runWrk(ctx, o.wrk, b.script, b.spec(v, o.connections, o.duration))
 			if err != nil {
 				return err
 			}
 			cpu1, _ := procCPU(p.pid())
-			res := run1{Load: load, EnvoyCPU: cpu1 - cpu0}
+			res := run1{Load: load, EnvoyCPU: cpu1 - cpu0, Split: profile()}
 			if o.latDuration > 0 {
 				if res.Latency, err = runWrk(ctx, o.wrk, b.script, b.spec(v, 1, o.latDuration)); err != nil {
 					return err

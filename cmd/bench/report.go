@@ -299,6 +299,7 @@ func report(b *bench) string {
 	}
 	p("\n")
 	b.floorSection(p)
+	b.profileSection(p)
 	b.perRoundRatios(p)
 	b.nativeTargets(p)
 	b.memoryTarget(p)
