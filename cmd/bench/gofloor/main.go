@@ -8,6 +8,12 @@
 // Build it like the filter:
 //
 //	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod -tags sdkabi_headers_only -buildmode=c-shared -o build/gofloor.wasm ./cmd/bench/gofloor
+//
+// It exists for wasip1 only: the allocation-free reads are the binding's
+// (sdkabi/proxywasm), which the SDK's native build does not have.
+
+//go:build wasip1
+
 package main
 
 import (
