@@ -4,6 +4,10 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 WASM        := build/vcap-sticky.wasm
+# The benchmark's Go Wasm modules (variants F and G4; rule below). Defined up
+# here: a prerequisite list is expanded where its rule is read.
+EMPTY_WASM   := build/emptyfilter.wasm
+GOFLOOR_WASM := build/gofloor.wasm
 # Everything the wasm module is built from; a change rebuilds it.
 WASM_INPUTS := $(shell find main.go filter sticky config cookie token hostmeta sdkabi -name '*.go' -not -name '*_test.go' 2>/dev/null) \
                sdkabi/prepare.sh go.mod go.sum build/version
@@ -131,18 +135,13 @@ run: build envoy ## demo: three app instances behind Envoy with the filter, on 1
 	ENVOY_PATH="$$(scripts/envoy.sh)" scripts/demo.sh
 
 .PHONY: bench
-# Variant F of the benchmark: a Go Wasm filter that does nothing. Built like
-# the filter, with the build-time SDK copy the $(WASM) rule prepares.
-EMPTY_WASM := build/emptyfilter.wasm
-$(EMPTY_WASM): cmd/bench/emptyfilter/main.go $(WASM)
-	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/emptyfilter
-
-# Variant G4: a Go Wasm module making exactly a sticky hit's host calls
-# through the filter's binding, and nothing else. crossings_test.go checks its
-# crossings against the filter's (`make e2e` builds it first).
-GOFLOOR_WASM := build/gofloor.wasm
-$(GOFLOOR_WASM): cmd/bench/gofloor/main.go $(WASM)
-	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/gofloor
+# The benchmark's Go Wasm modules, built like the filter, with the build-time
+# SDK copy the $(WASM) rule prepares: variant F's filter that does nothing,
+# and variant G4's module making exactly a sticky hit's host calls through
+# the filter's binding, and nothing else (crossings_test.go checks its
+# crossings against the filter's: `make e2e` builds it first).
+$(EMPTY_WASM) $(GOFLOOR_WASM): build/%.wasm: cmd/bench/%/main.go $(WASM)
+	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/$*
 
 # apt_install,COMMAND,PACKAGE: install a Debian package when its command is
 # missing (with sudo when not root), as the benchmark's tools are.
