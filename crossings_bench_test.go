@@ -448,12 +448,12 @@ func TestStickyHitAllocatesNothingInTheModule(t *testing.T) {
 	})
 	// G4, the bench's Go floor for C, must not allocate either: a floor that
 	// allocated would flatter C/G4.
+	filter := benchModule{"filter", benchReadFile(t, builtModulePath()), crossingsConfig}
 	for _, kind := range []struct {
 		name string
 		mod  benchModule
 		kind benchKind
-	}{{"sticky hits", benchModule{"filter", benchReadFile(t, builtModulePath()), crossingsConfig}, stickyHit},
-		{"new sessions", benchModule{"filter", benchReadFile(t, builtModulePath()), crossingsConfig}, newSession},
+	}{{"sticky hits", filter, stickyHit}, {"new sessions", filter, newSession},
 		{"G4's sticky hits", benchModule{"G4", goFloorModule(t), "10.0.0.2:8080"}, stickyHit}} {
 		seen = false
 		h := newBenchHostWith(t, kind.mod, kind.kind, factory)

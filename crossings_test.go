@@ -296,11 +296,7 @@ func TestFloorModulesMakeTheFiltersCrossings(t *testing.T) {
 		check func(t *testing.T, filter, module *emulatedEnvoy)
 	}{
 		{"W4 = sticky hit (C)", "w4", upstream, crossingsRequest(stickyCookie), crossingsResponse,
-			func(f crossings) crossings { return f },
-			func(t *testing.T, f, m *emulatedEnvoy) {
-				assert.Equal(t, f.replaced, m.replaced, "the pin header, as the filter writes it")
-				assert.Empty(t, m.added)
-			}},
+			func(f crossings) crossings { return f }, pinsAsTheFilter},
 		{"W4new = new session (D)", "w4new", "", crossingsRequest(""), crossingsNewSession,
 			func(f crossings) crossings { return f },
 			func(t *testing.T, f, m *emulatedEnvoy) {
@@ -310,11 +306,7 @@ func TestFloorModulesMakeTheFiltersCrossings(t *testing.T) {
 				assert.Equal(t, []string{"set-cookie: __VCAP_ID__=" + upstream + "; Path=/; HttpOnly", f.added[1]}, m.added)
 			}},
 		{"G4 = sticky hit (C), from Go", "gofloor", upstream, crossingsRequest(stickyCookie), crossingsResponse,
-			func(f crossings) crossings { return f },
-			func(t *testing.T, f, m *emulatedEnvoy) {
-				assert.Equal(t, f.replaced, m.replaced, "the pin header, as the filter writes it")
-				assert.Empty(t, m.added)
-			}},
+			func(f crossings) crossings { return f }, pinsAsTheFilter},
 		{"W0 = the calls into the VM alone (F)", "w0", "", crossingsRequest(stickyCookie), crossingsResponse,
 			func(f crossings) crossings { return crossings{entries: f.entries, hostCalls: map[string]int{}} },
 			func(t *testing.T, f, m *emulatedEnvoy) {
@@ -337,6 +329,13 @@ func TestFloorModulesMakeTheFiltersCrossings(t *testing.T) {
 				fc.entries, sum(fc.hostCalls), fc.hostCalls, fc.allocs)
 		})
 	}
+}
+
+// pinsAsTheFilter checks a sticky hit's floor module: it writes the pin
+// header as the filter does, and adds no response header.
+func pinsAsTheFilter(t *testing.T, f, m *emulatedEnvoy) {
+	assert.Equal(t, f.replaced, m.replaced, "the pin header, as the filter writes it")
+	assert.Empty(t, m.added)
 }
 
 // The floor modules export nothing the filter does not (with its

@@ -1,3 +1,5 @@
+//go:build wasip1
+
 // Command gofloor is variant G4's module: a standard-Go proxy-wasm filter
 // that makes exactly a sticky hit's host calls, as w4.wat does, through the
 // same binding (sdkabi) and the same allocation-free reads as the filter,
@@ -11,9 +13,6 @@
 //
 // It exists for wasip1 only: the allocation-free reads are the binding's
 // (sdkabi/proxywasm), which the SDK's native build does not have.
-
-//go:build wasip1
-
 package main
 
 import (
