@@ -8,6 +8,8 @@ WASM        := build/vcap-sticky.wasm
 # here: a prerequisite list is expanded where its rule is read.
 EMPTY_WASM   := build/emptyfilter.wasm
 GOFLOOR_WASM := build/gofloor.wasm
+# A test module for the binding (sdkabi/testdata/dispatch; binding_test.go).
+DISPATCH_WASM := build/dispatch.wasm
 # Everything the wasm module is built from; a change rebuilds it.
 WASM_INPUTS := $(shell find main.go filter sticky config cookie token hostmeta sdkabi -name '*.go' -not -name '*_test.go' 2>/dev/null) \
                sdkabi/prepare.sh go.mod go.sum build/version
@@ -109,7 +111,7 @@ soak: build envoy ## the soak with SOAK_REQUESTS (default 1,000,000) requests th
 	ENVOY_PATH="$$(scripts/envoy.sh)" VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" SOAK_REQUESTS=$(SOAK_REQUESTS) \
 		go test -count=1 -v -timeout 60m -run '^TestSoak$$' ./e2e/
 
-e2e: build envoy wabt $(GOFLOOR_WASM) ## the built module's ABI check and the e2e tests against Envoy (started through func-e)
+e2e: build envoy wabt $(GOFLOOR_WASM) $(DISPATCH_WASM) ## the built module's ABI check and the e2e tests against Envoy (started through func-e)
 	ENVOY_PATH="$$(scripts/envoy.sh)" VCAP_STICKY_WASM="$(CURDIR)/$(WASM)" \
 		go test -count=1 -v . ./e2e/
 
@@ -142,6 +144,9 @@ run: build envoy ## demo: three app instances behind Envoy with the filter, on 1
 # crossings against the filter's: `make e2e` builds it first).
 $(EMPTY_WASM) $(GOFLOOR_WASM): build/%.wasm: cmd/bench/%/main.go $(WASM)
 	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/$*
+
+$(DISPATCH_WASM): sdkabi/testdata/dispatch/main.go $(WASM)
+	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./sdkabi/testdata/dispatch
 
 # apt_install,COMMAND,PACKAGE: install a Debian package when its command is
 # missing (with sudo when not root), as the benchmark's tools are.

@@ -46,6 +46,8 @@ type emulatedEnvoy struct {
 	replaced    map[string]string // request headers the filter replaced
 	added       []string          // response headers the filter added, "name: value"
 	increments  int64             // the sum of every proxy_increment_metric offset
+	callouts    uint32            // proxy_http_call: the last callout id handed out
+	effective   uint64            // the last proxy_set_effective_context
 	counts      crossings
 }
 
@@ -110,6 +112,11 @@ func (e *emulatedEnvoy) hostFunction(name string, hasResult bool) api.GoModuleFu
 			e.added = append(e.added, e.read(m, st[1], st[2])+": "+e.read(m, st[3], st[4]))
 		case "proxy_increment_metric":
 			e.increments += int64(st[1])
+		case "proxy_http_call":
+			e.callouts++
+			m.Memory().WriteUint32Le(uint32(st[9]), e.callouts)
+		case "proxy_set_effective_context":
+			e.effective = st[0]
 		}
 		if hasResult {
 			st[0] = status

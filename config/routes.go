@@ -88,8 +88,13 @@ func (t *RouteTable) index() {
 // Match returns the route for a request's :authority and :path, or nil.
 func (t *RouteTable) Match(authority, path string) *Route {
 	routes := t.forHost(hostOf(authority))
-	if q := strings.IndexAny(path, "?#"); q >= 0 {
-		path = path[:q]
+	// The path ends at "?" or "#": a plain loop, because strings.IndexAny
+	// over a short path is a call per byte in Wasm.
+	for i := 0; i < len(path); i++ {
+		if path[i] == '?' || path[i] == '#' {
+			path = path[:i]
+			break
+		}
 	}
 	for _, r := range routes {
 		if underPath(path, r.Path) {

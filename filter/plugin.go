@@ -42,7 +42,7 @@ type pluginContext struct {
 
 	// free holds HTTP contexts Envoy has deleted, for the next streams: a
 	// context and the buffers it reads headers into are allocated once, not
-	// per request (OnHttpContextDelete; only the Wasm binding calls it).
+	// per request (HttpContextDeleted; only the Wasm binding calls it).
 	free []*httpContext
 }
 
@@ -143,11 +143,11 @@ func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 	return &httpContext{plugin: p, cfg: p.cfg, engine: p.engine, metrics: p.metrics}
 }
 
-// OnHttpContextDelete is called by the Wasm binding (sdkabi) once Envoy has
-// deleted the stream's context: Envoy never calls into it again, so it is
+// HttpContextDeleted is called by the Wasm binding (sdkabi) once Envoy has
+// deleted a stream's context: Envoy never calls into it again, so it is
 // kept for a later stream.
-func (h *httpContext) OnHttpContextDelete() {
-	if p := h.plugin; p != nil && p.cfg == h.cfg && len(p.free) < maxFree {
+func (p *pluginContext) HttpContextDeleted(ctx types.HttpContext) {
+	if h, ok := ctx.(*httpContext); ok && p.cfg == h.cfg && len(p.free) < maxFree {
 		p.free = append(p.free, h)
 	}
 }

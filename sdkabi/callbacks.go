@@ -91,19 +91,13 @@ func proxyOnHttpCallResponseABI(contextID, calloutID, numHeaders, bodySize, numT
 	proxyOnHttpCallResponse(contextID, calloutID, int(numHeaders), int(bodySize), int(numTrailers))
 }
 
-// httpContextDeleter is an HTTP context that wants to know when Envoy has
-// deleted it (to reuse it for a later stream: Envoy never names a deleted
-// context again).
-type httpContextDeleter interface{ OnHttpContextDelete() }
-
 //go:wasmexport proxy_on_delete
 func proxyOnDeleteABI(contextID uint32) {
 	// A stream, the most frequent by far: as the SDK's proxyOnDelete does for
-	// one, then the context's own hook.
-	if ctx := streams.remove(contextID); ctx != nil {
-		delete(currentState.contextIDToRootID, contextID)
-		if d, ok := ctx.(httpContextDeleter); ok {
-			d.OnHttpContextDelete()
+	// one, then its plugin's hook.
+	if s, ok := streams.remove(contextID); ok {
+		if s.recycler != nil {
+			s.recycler.HttpContextDeleted(s.ctx)
 		}
 		return
 	}

@@ -32,6 +32,24 @@ for f in $mocks; do
 	sed -i 's|^//go:build !tinygo$|//go:build !tinygo \&\& !wasip1|' "$f"
 done
 
+# The SDK's two reads of contextIDToRootID for a stream ask the binding's
+# table instead (streams.go keeps a stream's plugin in its slot).
+patch_line() { # file, exact line, replacement
+	local n
+	n=$(grep -cxF -- "$2" "$1" || true)
+	if [ "$n" -ne 1 ]; then
+		echo "prepare.sh: expected one line '$2' in $1, found $n; update sdkabi for this SDK version" >&2
+		exit 1
+	fi
+	OLD="$2" NEW="$3" perl -0pi -e 's/^\Q$ENV{OLD}\E$/$ENV{NEW}/m' "$1"
+}
+patch_line "$internal/vmstate.go" \
+	'	r := s.pluginContexts[s.contextIDToRootID[s.activeContextID]]' \
+	'	r := s.pluginContexts[rootIDOf(s.activeContextID)]'
+patch_line "$internal/abi_callback_l7.go" \
+	'	if _, ok := currentState.contextIDToRootID[ctxID]; ok {' \
+	'	if contextLive(ctxID) {'
+
 cp "$here"/*.go "$internal"/
 # The binding's additions to the SDK's API (reads into the caller's buffers).
 cp "$here"/proxywasm/*.go "$out/sdk/proxywasm/"

@@ -76,8 +76,10 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) types.Action {
 	return types.ActionContinue
 }
 
-// OnHttpContextDelete is called by the binding when Envoy deletes the
-// stream (sdkabi/README.md): the context goes back to the plugin's list.
-func (h *httpContext) OnHttpContextDelete() {
-	h.plugin.free = append(h.plugin.free, h)
+// HttpContextDeleted is called by the binding when Envoy deletes a stream
+// (sdkabi/README.md): its context goes back to the plugin's list.
+func (p *pluginContext) HttpContextDeleted(ctx types.HttpContext) {
+	if h, ok := ctx.(*httpContext); ok {
+		p.free = append(p.free, h)
+	}
 }
