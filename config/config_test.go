@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -309,4 +310,67 @@ func TestLargeRouteIndex(t *testing.T) {
 	require.Nil(t, r.ByAppInstance(fmt.Sprintf("%s:%d", guidA, n)))
 	_, err = Parse([]byte(`{"routes":[{"host":"big.example","instances":[` + strings.Join(instances, ",") + `,{"id":"i17","address":"10.9.9.9:1"}]}]}`))
 	require.ErrorContains(t, err, `routes[0].instances[5000].id: "i17" is used twice in this route`)
+}
+
+// A route large enough to be indexed in one pass (index.go, build) names
+// the first repeat in document order, as one indexed instance by instance
+// does, whichever key repeats and wherever the first holder is.
+func TestLargeRouteNamesTheFirstRepeat(t *testing.T) {
+	const n = 6000
+	instance := func(i int) (id, address string) {
+		return fmt.Sprintf("i%d", i), fmt.Sprintf("10.1.%d.%d:8080", i/250, i%250)
+	}
+	for _, tc := range []struct {
+		name    string
+		repeats map[int]int // position -> the earlier position whose key it takes
+		idAt    map[int]bool
+		want    string
+	}{
+		{"an address, then an id", map[int]int{3000: 10, 4000: 20}, map[int]bool{4000: true},
+			`routes[0].instances[3000].address: "10.1.0.10:8080" is used twice in this route`},
+		{"an id, then an address", map[int]int{3000: 10, 4000: 20}, map[int]bool{3000: true},
+			`routes[0].instances[3000].id: "i10" is used twice in this route`},
+		{"the first instance's id, last", map[int]int{n - 1: 0}, map[int]bool{n - 1: true},
+			`routes[0].instances[5999].id: "i0" is used twice in this route`},
+		{"neighbours' addresses", map[int]int{5001: 5000}, nil,
+			`routes[0].instances[5001].address: "10.1.20.0:8080" is used twice in this route`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var instances []string
+			for i := range n {
+				id, address := instance(i)
+				if from, ok := tc.repeats[i]; ok {
+					if fromID, fromAddress := instance(from); tc.idAt[i] {
+						id = fromID
+					} else {
+						address = fromAddress
+					}
+				}
+				instances = append(instances, fmt.Sprintf(`{"id":%q,"address":%q}`, id, address))
+			}
+			_, err := Parse([]byte(`{"routes":[{"host":"big.example","instances":[` + strings.Join(instances, ",") + `]}]}`))
+			require.EqualError(t, err, "config: "+tc.want)
+		})
+	}
+}
+
+// The one-pass build at a size whose table has more regions than its
+// counting sort keeps (over 2^20 slots): every key is found, none invented.
+func TestBulkIndexOfAMillionSlots(t *testing.T) {
+	const n = 600_000
+	instances := make([]*Instance, n)
+	for i := range instances {
+		instances[i] = &Instance{ID: fmt.Sprintf("i%d", i)}
+	}
+	x := newInstanceIndex(n)
+	require.Greater(t, len(x.slots), 1<<20)
+	require.True(t, x.build(instances, keyID, make([]uint64, n/3+1)), "in three chunks")
+	for i := 0; i < n; i += 997 {
+		require.Same(t, instances[i], x.find(instances, keyID, instances[i].ID))
+	}
+	require.Nil(t, x.find(instances, keyID, "i600000"))
+	instances[n-1].ID = "i0"
+	x = newInstanceIndex(n)
+	require.False(t, x.build(instances, keyID, make([]uint64, 4096)), "a repeated id, across chunks")
+	require.False(t, slices.ContainsFunc(x.slots, func(s uint64) bool { return s != 0 }), "the table is left empty")
 }

@@ -374,9 +374,20 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 	parseErr := err
 	r.byID = newInstanceIndex(len(r.Instances))
 	r.byAddress = newInstanceIndex(len(r.Instances))
+	// A large route's ids and addresses in one pass each; if one repeats,
+	// instance by instance after all, for the error of the first repeat.
+	// The id index groups its inserts in the address index's table, still
+	// empty; the address index a chunk at a time in a small buffer, so
+	// that the parse's peak memory stays what it was.
+	indexed := len(r.Instances) >= bulkIndexMin &&
+		r.byID.build(r.Instances, keyID, r.byAddress.slots) &&
+		r.byAddress.build(r.Instances, keyAddress, make([]uint64, bulkIndexMin))
+	if !indexed {
+		clear(r.byID.slots)
+	}
 	clusters := map[string]bool{}
 	for i := range r.Instances {
-		if err := r.add(cfg, i, instanceAt{route: field, index: i}, clusters); err != nil {
+		if err := r.add(cfg, i, instanceAt{route: field, index: i}, clusters, indexed); err != nil {
 			return nil, err
 		}
 	}
@@ -413,13 +424,14 @@ func insert[V any](m map[string]V, k string, v V) bool {
 }
 
 // add indexes the parsed instance at pos, refusing ids, addresses, clusters
-// and app indexes used twice in the route.
-func (r *Route) add(cfg *Config, pos int, at instanceAt, clusters map[string]bool) error {
+// and app indexes used twice in the route; idsIndexed: its id and address
+// are indexed already, and no other instance has them.
+func (r *Route) add(cfg *Config, pos int, at instanceAt, clusters map[string]bool, idsIndexed bool) error {
 	in := r.Instances[pos]
 	switch {
-	case r.byID.add(r.Instances, pos, keyID) != nil:
+	case !idsIndexed && r.byID.add(r.Instances, pos, keyID) != nil:
 		return fail(at.member("id"), "%q is used twice in this route", in.ID)
-	case r.byAddress.add(r.Instances, pos, keyAddress) != nil:
+	case !idsIndexed && r.byAddress.add(r.Instances, pos, keyAddress) != nil:
 		return fail(at.member("address"), "%q is used twice in this route", in.Address)
 	case cfg.PinMode == PinCluster && !insert(clusters, in.Cluster, true):
 		return fail(at.member("cluster"), "%q is used twice in this route", in.Cluster)
