@@ -137,10 +137,10 @@ func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 		// A fresh context, but with the buffers it grew: the host's results
 		// are read into bufs, the response's cookies built in resp (its
 		// views are reset by the next Read).
-		*h = httpContext{plugin: p, cfg: p.cfg, engine: p.engine, metrics: p.metrics, bufs: h.bufs, resp: h.resp}
+		*h = httpContext{cfg: p.cfg, engine: p.engine, metrics: p.metrics, bufs: h.bufs, resp: h.resp}
 		return h
 	}
-	return &httpContext{plugin: p, cfg: p.cfg, engine: p.engine, metrics: p.metrics}
+	return &httpContext{cfg: p.cfg, engine: p.engine, metrics: p.metrics}
 }
 
 // HttpContextDeleted is called by the Wasm binding (sdkabi) once Envoy has
@@ -156,7 +156,6 @@ func (p *pluginContext) HttpContextDeleted(ctx types.HttpContext) {
 // and their buffers live here so that reading headers does not allocate.
 type httpContext struct {
 	types.DefaultHttpContext
-	plugin  *pluginContext
 	cfg     *config.Config
 	engine  *sticky.Engine
 	metrics *metrics
