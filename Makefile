@@ -10,8 +10,11 @@ EMPTY_WASM   := build/emptyfilter.wasm
 GOFLOOR_WASM := build/gofloor.wasm
 # A test module for the binding (sdkabi/testdata/dispatch; binding_test.go).
 DISPATCH_WASM := build/dispatch.wasm
+# How every Go Wasm module here is built: a WASI reactor, with the
+# build-time SDK copy (build/go.mod) the $(WASM) rule prepares.
+GO_WASM_BUILD = GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath
 # Everything the wasm module is built from; a change rebuilds it.
-WASM_INPUTS := $(shell find main.go filter sticky config cookie token hostmeta sdkabi -name '*.go' -not -name '*_test.go' 2>/dev/null) \
+WASM_INPUTS := $(shell find main.go filter sticky config cookie token hostmeta sdkabi -name '*.go' -not -name '*_test.go' -not -path 'sdkabi/testdata/*' 2>/dev/null) \
                sdkabi/prepare.sh go.mod go.sum build/version
 # Packages whose tests need neither the module nor Envoy.
 UNIT_PKGS    = $(shell go list ./... | grep -v -e '/e2e$$' -e '^github.com/vcap-sticky/vcap-sticky$$')
@@ -41,7 +44,7 @@ build/version: FORCE
 # (build/go.mod) that points the SDK at it. See sdkabi/README.md.
 $(WASM): $(WASM_INPUTS)
 	sdkabi/prepare.sh build
-	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) $(LDFLAGS) -buildmode=c-shared -trimpath -o $@ .
+	$(GO_WASM_BUILD) $(LDFLAGS) -o $@ .
 	@ls -l $@ | awk '{print "built " $$NF ", " $$5 " bytes"}'
 
 # The Envoy the e2e tests run: ENVOY_VERSION (default 1.40.0) from its pinned,
@@ -143,10 +146,10 @@ run: build envoy ## demo: three app instances behind Envoy with the filter, on 1
 # the filter's binding, and nothing else (crossings_test.go checks its
 # crossings against the filter's: `make e2e` builds it first).
 $(EMPTY_WASM) $(GOFLOOR_WASM): build/%.wasm: cmd/bench/%/main.go $(WASM)
-	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./cmd/bench/$*
+	$(GO_WASM_BUILD) -o $@ ./cmd/bench/$*
 
 $(DISPATCH_WASM): sdkabi/testdata/dispatch/main.go $(WASM)
-	GOOS=wasip1 GOARCH=wasm go build -modfile=build/go.mod $(WASM_TAGS) -buildmode=c-shared -trimpath -o $@ ./sdkabi/testdata/dispatch
+	$(GO_WASM_BUILD) -o $@ ./sdkabi/testdata/dispatch
 
 # apt_install,COMMAND,PACKAGE: install a Debian package when its command is
 # missing (with sudo when not root), as the benchmark's tools are.

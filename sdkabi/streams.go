@@ -101,17 +101,19 @@ func (t *streamTable) remove(id uint32) (s stream, ok bool) {
 	return stream{}, false
 }
 
-// pluginState returns the plugin context with this id, or nil.
-func (t *streamTable) pluginState(id uint32) *pluginContextState {
+// pluginState returns the plugin context with this id and its recycle
+// hook, or nil.
+func (t *streamTable) pluginState(id uint32) (*pluginContextState, httpContextRecycler) {
 	if t.plugin != nil && t.pluginID == id {
-		return t.plugin
+		return t.plugin, t.recycler
 	}
 	root := currentState.pluginContexts[id]
 	if root != nil {
 		t.pluginID, t.plugin = id, root
 		t.recycler, _ = root.context.(httpContextRecycler)
+		return root, t.recycler
 	}
-	return root
+	return nil, nil
 }
 
 // forgetPlugin drops the cached plugin context when Envoy deletes it.
@@ -142,13 +144,12 @@ func contextLive(contextID uint32) bool {
 // createStream is the SDK's createHttpContext and then createTcpContext,
 // with the HTTP context kept in streams.
 func createStream(contextID, pluginContextID uint32) {
-	root := streams.pluginState(pluginContextID)
+	root, recycler := streams.pluginState(pluginContextID)
 	if root == nil {
 		panic("invalid plugin context id")
 	}
 	if ctx := root.context.NewHttpContext(contextID); ctx != nil {
-		// streams.recycler is root's: pluginState just cached it.
-		if !streams.put(stream{contextID, pluginContextID, ctx, streams.recycler}) {
+		if !streams.put(stream{contextID, pluginContextID, ctx, recycler}) {
 			panic("context id duplicated")
 		}
 		return
