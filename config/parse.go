@@ -354,20 +354,7 @@ func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
 	}
 	// Parse every instance first, then index them in maps of the right size:
 	// growing a map of 100,000 entries rehashes it several times.
-	var slab []Instance // instances are allocated in chunks, not one by one
-	instances.ForEach(func(_, iv gjson.Result) bool {
-		at := instanceAt{route: field, index: len(r.Instances)}
-		if len(slab) == cap(slab) {
-			slab = make([]Instance, 0, min(max(len(r.Instances), 8), 1024))
-		}
-		slab = append(slab, Instance{Index: -1})
-		in := &slab[len(slab)-1]
-		if err = parseInstance(cfg, in, at, iv, r.InternalListener); err != nil {
-			return false
-		}
-		r.Instances = append(r.Instances, in)
-		return true
-	})
+	err = r.parseInstances(cfg, field, instances)
 	// The first error in document order wins, as if each instance were
 	// indexed right after it is parsed: a repeated id before an instance
 	// that does not parse is reported first.
@@ -448,6 +435,61 @@ func (r *Route) add(cfg *Config, pos int, at instanceAt, clusters map[string]boo
 	return nil
 }
 
+// parseInstances parses a route's instances into r.Instances, in one pass
+// of the plain scanner if it can read them, else with gjson. At the first
+// instance that does not parse it returns the error, with r.Instances
+// holding the ones before it.
+func (r *Route) parseInstances(cfg *Config, field string, instances gjson.Result) error {
+	var slab instanceSlab
+	p := plainScanner{s: instances.Raw}
+	seen := make([]string, 0, 8)
+	for p.nextObject() {
+		at := instanceAt{route: field, index: len(r.Instances)}
+		in := slab.next(len(r.Instances))
+		seen = seen[:0]
+		for key, v, ok := p.nextMember(); ok; key, v, ok = p.nextMember() {
+			if err := in.member(at, &seen, key, v); err != nil {
+				return err
+			}
+		}
+		if p.notPlain {
+			break
+		}
+		if err := in.finish(cfg, at, r.InternalListener); err != nil {
+			return err
+		}
+		r.Instances = append(r.Instances, in)
+	}
+	if !p.notPlain {
+		return nil
+	}
+	// Again from the start: gjson reads what the scanner does not.
+	r.Instances, slab = nil, nil
+	var err error
+	instances.ForEach(func(_, iv gjson.Result) bool {
+		at := instanceAt{route: field, index: len(r.Instances)}
+		in := slab.next(len(r.Instances))
+		if err = parseInstance(cfg, in, at, iv, r.InternalListener); err != nil {
+			return false
+		}
+		r.Instances = append(r.Instances, in)
+		return true
+	})
+	return err
+}
+
+// instanceSlab allocates instances in chunks, not one by one.
+type instanceSlab []Instance
+
+// next is a new instance, the one after parsed others.
+func (s *instanceSlab) next(parsed int) *Instance {
+	if len(*s) == cap(*s) {
+		*s = make([]Instance, 0, min(max(parsed, 8), 1024))
+	}
+	*s = append(*s, Instance{Index: -1})
+	return &(*s)[len(*s)-1]
+}
+
 func parseInstance(cfg *Config, in *Instance, at instanceAt, v gjson.Result, internalListener string) error {
 	if !v.IsObject() {
 		return fail(at.String(), "must be a JSON object")
@@ -455,17 +497,27 @@ func parseInstance(cfg *Config, in *Instance, at instanceAt, v gjson.Result, int
 	seen := make([]string, 0, 8)
 	var err error
 	v.ForEach(func(k, v gjson.Result) bool {
-		if slices.Contains(seen, k.Str) {
-			err = fail(at.member(k.Str), "repeated in %s", at)
-			return false
-		}
-		seen = append(seen, k.Str)
-		err = in.set(at, k.Str, v)
+		err = in.member(at, &seen, k.Str, v)
 		return err == nil
 	})
 	if err != nil {
 		return err
 	}
+	return in.finish(cfg, at, internalListener)
+}
+
+// member parses the instance's member key, refusing a key in seen, the
+// members before it.
+func (in *Instance) member(at instanceAt, seen *[]string, key string, v gjson.Result) error {
+	if slices.Contains(*seen, key) {
+		return fail(at.member(key), "repeated in %s", at)
+	}
+	*seen = append(*seen, key)
+	return in.set(at, key, v)
+}
+
+// finish checks a parsed instance as a whole and sets its pin value.
+func (in *Instance) finish(cfg *Config, at instanceAt, internalListener string) error {
 	switch {
 	case in.ID == "":
 		return fail(at.member("id"), "required")
@@ -496,6 +548,10 @@ func (in *Instance) set(at instanceAt, key string, v gjson.Result) error {
 	case "address":
 		if !isString {
 			return notString(at.member(key), v)
+		}
+		if canonicalIPv4Port(v.Str) {
+			in.Address = v.Str
+			break
 		}
 		ap, err := netip.ParseAddrPort(v.Str)
 		if err != nil || ap.Port() == 0 || ap.Addr().Zone() != "" {
