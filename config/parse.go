@@ -68,14 +68,15 @@ func ParseString(data string) (*Config, error) {
 	if !gjson.Valid(data) {
 		return nil, fail("", "not valid JSON")
 	}
-	root := gjson.Parse(data)
+	doc := newDocument(data)
+	root := doc.root()
 	cfg := &Config{
 		SessionCookieNames:   []string{DefaultSessionCookie},
 		PinHeader:            DefaultPinHeader,
 		MetricsFlushInterval: DefaultMetricsFlushInterval,
 	}
 	var routes gjson.Result
-	err := fields(root, "", func(key, field string, v gjson.Result) error {
+	err := doc.fields(root, "", func(key, field string, v gjson.Result) error {
 		switch key {
 		case "session_cookie_names":
 			return parseCookieNames(cfg, field, v)
@@ -116,7 +117,7 @@ func ParseString(data string) (*Config, error) {
 			return nil, fail("endpoint_metadata", "does not work with pinning mode cluster (no cluster per instance); use override_host or stateful_session")
 		}
 	}
-	if err := parseRoutes(cfg, routes); err != nil {
+	if err := parseRoutes(cfg, doc, routes); err != nil {
 		return nil, err
 	}
 	return cfg, nil
@@ -124,6 +125,20 @@ func ParseString(data string) (*Config, error) {
 
 // fields walks an object's members, rejecting non-objects and repeated keys.
 func fields(obj gjson.Result, prefix string, each func(key, field string, v gjson.Result) error) error {
+	return walkFields(obj, prefix, func(member func(key string, v gjson.Result) bool) {
+		obj.ForEach(func(k, v gjson.Result) bool { return member(k.Str, v) })
+	}, each)
+}
+
+// fields is fields for an object of the document's outer levels.
+func (d *document) fields(obj gjson.Result, prefix string, each func(key, field string, v gjson.Result) error) error {
+	return walkFields(obj, prefix, func(member func(key string, v gjson.Result) bool) {
+		d.members(obj, member)
+	}, each)
+}
+
+func walkFields(obj gjson.Result, prefix string, walk func(member func(key string, v gjson.Result) bool),
+	each func(key, field string, v gjson.Result) error) error {
 	name := prefix
 	if name == "" {
 		name = "the configuration"
@@ -135,17 +150,17 @@ func fields(obj gjson.Result, prefix string, each func(key, field string, v gjso
 	// walk): a linear scan beats a map, and the slice stays on the stack.
 	seen := make([]string, 0, 16)
 	var err error
-	obj.ForEach(func(k, v gjson.Result) bool {
-		field := oneLine(k.Str)
+	walk(func(key string, v gjson.Result) bool {
+		field := oneLine(key)
 		if prefix != "" {
 			field = prefix + "." + field
 		}
-		if slices.Contains(seen, k.Str) {
+		if slices.Contains(seen, key) {
 			err = fail(field, "repeated in %s", name)
 			return false
 		}
-		seen = append(seen, k.Str)
-		err = each(k.Str, field, v)
+		seen = append(seen, key)
+		err = each(key, field, v)
 		return err == nil
 	})
 	return err
@@ -247,12 +262,12 @@ func parsePinning(cfg *Config, field string, v gjson.Result) error {
 	})
 }
 
-func parseRoutes(cfg *Config, v gjson.Result) error {
+func parseRoutes(cfg *Config, doc *document, v gjson.Result) error {
 	const field = "routes"
 	if !v.Exists() {
 		return fail(field, "required")
 	}
-	list := arrayOf(v)
+	list := doc.elements(v)
 	if len(list) == 0 {
 		return fail(field, "must be a non-empty array of routes")
 	}
@@ -261,7 +276,7 @@ func parseRoutes(cfg *Config, v gjson.Result) error {
 	names := map[string]string{} // stats name -> field that defined it
 	for i, rv := range list {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		r, err := parseRoute(cfg, f, rv)
+		r, err := parseRoute(cfg, doc, f, rv)
 		if err != nil {
 			return err
 		}
@@ -294,10 +309,10 @@ func parseRoutes(cfg *Config, v gjson.Result) error {
 	return nil
 }
 
-func parseRoute(cfg *Config, field string, v gjson.Result) (*Route, error) {
+func parseRoute(cfg *Config, doc *document, field string, v gjson.Result) (*Route, error) {
 	r := &Route{Path: "/"}
 	var instances gjson.Result
-	err := fields(v, field, func(key, f string, v gjson.Result) error {
+	err := doc.fields(v, field, func(key, f string, v gjson.Result) error {
 		var err error
 		switch key {
 		case "host":

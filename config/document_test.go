@@ -1,0 +1,123 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+// walkDocument and walkGJSON describe a JSON value as the member keys and
+// values (type and raw text, strings unescaped) of its containers, nested
+// to depth; the first walks with document, the second with gjson, the
+// reference.
+func walkDocument(d *document, v gjson.Result, depth int, out *[]string) {
+	*out = append(*out, describe(v))
+	if depth == 0 || v.Type != gjson.JSON {
+		return
+	}
+	if v.IsArray() {
+		for _, e := range d.elements(v) {
+			walkDocument(d, e, depth-1, out)
+		}
+		return
+	}
+	d.members(v, func(k string, e gjson.Result) bool {
+		*out = append(*out, "key "+k)
+		walkDocument(d, e, depth-1, out)
+		return true
+	})
+}
+
+func walkGJSON(v gjson.Result, depth int, out *[]string) {
+	*out = append(*out, describe(v))
+	if depth == 0 || v.Type != gjson.JSON {
+		return
+	}
+	v.ForEach(func(k, e gjson.Result) bool {
+		if !v.IsArray() {
+			*out = append(*out, "key "+k.Str)
+		}
+		walkGJSON(e, depth-1, out)
+		return true
+	})
+}
+
+func describe(v gjson.Result) string {
+	return v.Type.String() + " " + v.Raw + " " + v.Str
+}
+
+func equalWalks(t *testing.T, data string) {
+	t.Helper()
+	if !gjson.Valid(data) {
+		return
+	}
+	var got, want []string
+	walkDocument(newDocument(data), newDocument(data).root(), 6, &got)
+	walkGJSON(gjson.Parse(data), 6, &want)
+	// gjson.Parse keeps the whitespace after a top-level container in its Raw.
+	if root := gjson.Parse(data); root.Type == gjson.JSON {
+		root.Raw = strings.TrimRight(root.Raw, " \t\r\n")
+		want[0] = describe(root)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%q: document walks\n%q\ngjson\n%q", data, got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%q: document walks %q at %d, gjson %q", data, got[i], i, want[i])
+		}
+	}
+}
+
+func TestDocumentWalksAsGJSON(t *testing.T) {
+	for _, data := range documentSeeds {
+		equalWalks(t, data)
+	}
+}
+
+// The ends of the outer containers are found once, in the first walk.
+func TestDocumentFindsEachEndOnce(t *testing.T) {
+	data := `{"routes":[{"host":"a","instances":[{"id":"x","nested":{"deep":[1,2]}}]},{"host":"b","instances":[]}],"pinning":{"mode":"cluster"}}`
+	d := newDocument(data)
+	root := d.root()
+	found := len(d.ends)
+	// root, routes, two routes, two instance arrays, pinning: not the
+	// instance object or anything in it.
+	if found != 7 {
+		t.Fatalf("first pass found %d ends, want 7: %v", found, d.ends)
+	}
+	var routes gjson.Result
+	d.members(root, func(k string, v gjson.Result) bool {
+		if k == "routes" {
+			routes = v
+		}
+		return true
+	})
+	for _, r := range d.elements(routes) {
+		d.members(r, func(string, gjson.Result) bool { return true })
+	}
+	if len(d.ends) != found {
+		t.Fatalf("walking the routes looked for ends again: %d, was %d", len(d.ends), found)
+	}
+}
+
+var documentSeeds = []string{
+	`{}`, `[]`, ` { } `, `"s"`, `1`, `null`, `{"a":1}`, `[1,"b",true,false,null,{},[]]`,
+	`{"routes":[{"host":"h","instances":[{"id":"a","address":"10.0.0.1:8080"}]}]}`,
+	"{\n\t\"a\" : [ 1 , { \"b\" : \"c\\\"]}\" } ] ,\r\n \"d\":{\"e\":[[[]]]}\n}\n",
+	`{"k\u0065y":"v\\u00e9\"","\\":"]","x":-1.5e+3,"y":[{"z":"}"}]}`,
+	`{"a":{"b":{"c":{"d":{"e":{"f":{"g":1}}}}}}}`,
+	`[[[[[[[["deep"]]]]]]]]`,
+	`{"a":"\\\\","b":"\\\\\""}`,
+}
+
+// FuzzDocument: any valid JSON walks the same with document as with gjson.
+func FuzzDocument(f *testing.F) {
+	for _, s := range documentSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		equalWalks(t, data)
+	})
+}
