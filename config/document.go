@@ -5,21 +5,25 @@ import "github.com/tidwall/gjson"
 // document walks the configuration's outer levels (the configuration, its
 // routes, each route) member by member. gjson finds the end of a member's
 // value at every level it walks, so for a route of 100,000 instances each
-// level was one more pass over megabytes. document finds the ends of the
-// outer containers in the first pass over them and keeps them (ends), so
-// the levels below look them up. The text has passed gjson.Valid; every
-// index is still checked, so that no input reads out of range.
+// level was one more pass over megabytes. document validates the text in
+// one pass (parseDocument), which also finds the ends of the outer
+// containers, so the levels below look them up.
 type document struct {
 	s string
 	// ends maps the offset of an object or array to the offset after it,
-	// for containers at most endsDepth levels inside one walked over.
+	// for containers at most endsDepth levels inside the top-level one.
 	ends map[int]int
 }
 
 // endsDepth covers routes → route → instances from the configuration.
 const endsDepth = 3
 
-func newDocument(s string) *document { return &document{s: s, ends: map[int]int{}} }
+// parseDocument validates s as one JSON value (RFC 8259, the grammar
+// encoding/json accepts), and reports false if it is not.
+func parseDocument(s string) (*document, bool) {
+	d := &document{s: s, ends: map[int]int{}}
+	return d, d.valid()
+}
 
 // root is the configuration's top-level value.
 func (d *document) root() gjson.Result {
@@ -37,12 +41,12 @@ func (d *document) space(i int) int {
 	return i
 }
 
-// end is the offset after the object or array at i.
+// end is the offset after the object or array at i: looked up for the
+// outer levels, else found by skipping its contents.
 func (d *document) end(i int) int {
 	if e, ok := d.ends[i]; ok {
 		return e
 	}
-	var open [endsDepth + 1]int
 	depth := 0
 	for j := i; j < len(d.s); j++ {
 		switch d.s[j] {
@@ -53,16 +57,9 @@ func (d *document) end(i int) int {
 				}
 			}
 		case '{', '[':
-			if depth < len(open) {
-				open[depth] = j
-			}
 			depth++
 		case '}', ']':
-			depth--
-			if depth < len(open) {
-				d.ends[open[depth]] = j + 1
-			}
-			if depth <= 0 {
+			if depth--; depth <= 0 {
 				return j + 1
 			}
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -49,11 +50,15 @@ func describe(v gjson.Result) string {
 
 func equalWalks(t *testing.T, data string) {
 	t.Helper()
-	if !gjson.Valid(data) {
+	d, ok := parseDocument(data)
+	if ok != json.Valid([]byte(data)) {
+		t.Fatalf("%q: parseDocument says valid %v, encoding/json %v", data, ok, !ok)
+	}
+	if !ok {
 		return
 	}
 	var got, want []string
-	walkDocument(newDocument(data), newDocument(data).root(), 6, &got)
+	walkDocument(d, d.root(), 6, &got)
 	walkGJSON(gjson.Parse(data), 6, &want)
 	// gjson.Parse keeps the whitespace after a top-level container in its Raw.
 	if root := gjson.Parse(data); root.Type == gjson.JSON {
@@ -76,16 +81,19 @@ func TestDocumentWalksAsGJSON(t *testing.T) {
 	}
 }
 
-// The ends of the outer containers are found once, in the first walk.
+// The ends of the outer containers are found once, while validating.
 func TestDocumentFindsEachEndOnce(t *testing.T) {
 	data := `{"routes":[{"host":"a","instances":[{"id":"x","nested":{"deep":[1,2]}}]},{"host":"b","instances":[]}],"pinning":{"mode":"cluster"}}`
-	d := newDocument(data)
+	d, ok := parseDocument(data)
+	if !ok {
+		t.Fatal("not valid")
+	}
 	root := d.root()
 	found := len(d.ends)
 	// root, routes, two routes, two instance arrays, pinning: not the
 	// instance object or anything in it.
 	if found != 7 {
-		t.Fatalf("first pass found %d ends, want 7: %v", found, d.ends)
+		t.Fatalf("validating found %d ends, want 7: %v", found, d.ends)
 	}
 	var routes gjson.Result
 	d.members(root, func(k string, v gjson.Result) bool {
@@ -110,9 +118,15 @@ var documentSeeds = []string{
 	`{"a":{"b":{"c":{"d":{"e":{"f":{"g":1}}}}}}}`,
 	`[[[[[[[["deep"]]]]]]]]`,
 	`{"a":"\\\\","b":"\\\\\""}`,
+	// Not JSON, each in one way.
+	``, ` `, `{`, `}`, `[1,]`, `{"a":1,}`, `{"a"}`, `{"a":}`, `{a:1}`, `{"a":1 "b":2}`, `[1 2]`, `[}`, `{]`,
+	`01`, `-`, `1.`, `.5`, `1e`, `1e+`, `+1`, `-01`, `0x1`, `1.5e3.2`, `tru`, `nul`, `falsey`, `True`,
+	`"a`, `"\x"`, `"\u12"`, `"\u12g4"`, "\"a\tb\"", "\"\x00\"", `{} {}`, `[] x`, `"\`, `{"a":1}}`, `[[]`,
+	"\"\xff\xfe\"", // not UTF-8: valid for encoding/json, as for gjson
 }
 
-// FuzzDocument: any valid JSON walks the same with document as with gjson.
+// FuzzDocument: a document is valid exactly when encoding/json says so,
+// and then walks the same with document as with gjson.
 func FuzzDocument(f *testing.F) {
 	for _, s := range documentSeeds {
 		f.Add(s)

@@ -65,10 +65,10 @@ func ParseString(data string) (*Config, error) {
 	if len(strings.TrimSpace(data)) == 0 {
 		return nil, fail("", "empty configuration: at least \"routes\" is required")
 	}
-	if !gjson.Valid(data) {
+	doc, ok := parseDocument(data)
+	if !ok {
 		return nil, fail("", "not valid JSON")
 	}
-	doc := newDocument(data)
 	root := doc.root()
 	cfg := &Config{
 		SessionCookieNames:   []string{DefaultSessionCookie},
