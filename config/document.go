@@ -11,12 +11,16 @@ import "github.com/tidwall/gjson"
 type document struct {
 	s string
 	// ends maps the offset of an object or array to the offset after it,
-	// for containers at most endsDepth levels inside the top-level one.
+	// for containers at most endsDepth levels inside the top-level one and
+	// of keptEndMin bytes or more: there are at most endsDepth+1 of those
+	// per keptEndMin bytes of text, and a smaller one is soon skipped again.
 	ends map[int]int
 }
 
 // endsDepth covers routes → route → instances from the configuration.
 const endsDepth = 3
+
+const keptEndMin = 4096
 
 // parseDocument validates s as one JSON value (RFC 8259, the grammar
 // encoding/json accepts), and reports false if it is not.

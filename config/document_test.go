@@ -81,32 +81,31 @@ func TestDocumentWalksAsGJSON(t *testing.T) {
 	}
 }
 
-// The ends of the outer containers are found once, while validating.
+// The ends of the outer containers are found once, while validating: of
+// those large enough to be worth keeping (keptEndMin).
 func TestDocumentFindsEachEndOnce(t *testing.T) {
-	data := `{"routes":[{"host":"a","instances":[{"id":"x","nested":{"deep":[1,2]}}]},{"host":"b","instances":[]}],"pinning":{"mode":"cluster"}}`
+	pad := strings.Repeat(" ", keptEndMin)
+	data := `{"routes":[{"host":"a","instances":[{"id":"x","nested":{"deep":[` + pad + `]}}]},{"host":"b","instances":[]}],"pinning":{"mode":"cluster"},` +
+		`"big":{"x":"` + pad + `"}}`
 	d, ok := parseDocument(data)
 	if !ok {
 		t.Fatal("not valid")
 	}
-	root := d.root()
-	found := len(d.ends)
-	// root, routes, two routes, two instance arrays, pinning: not the
-	// instance object or anything in it.
-	if found != 7 {
-		t.Fatalf("validating found %d ends, want 7: %v", found, d.ends)
+	// The configuration, routes, the first route and its instances, big:
+	// not the instance objects and what they hold (too deep), nor the
+	// second route, its instances or pinning (too small).
+	if len(d.ends) != 5 {
+		t.Fatalf("validating kept %d ends, want 5: %v", len(d.ends), d.ends)
 	}
-	var routes gjson.Result
-	d.members(root, func(k string, v gjson.Result) bool {
-		if k == "routes" {
-			routes = v
+	for _, at := range []string{`{"routes"`, `[{"host":"a"`, `{"host":"a"`, `[{"id"`, `{"x"`} {
+		start := strings.Index(data, at)
+		var raw json.RawMessage // the container as encoding/json reads it
+		if err := json.NewDecoder(strings.NewReader(data[start:])).Decode(&raw); err != nil {
+			t.Fatal(err)
 		}
-		return true
-	})
-	for _, r := range d.elements(routes) {
-		d.members(r, func(string, gjson.Result) bool { return true })
-	}
-	if len(d.ends) != found {
-		t.Fatalf("walking the routes looked for ends again: %d, was %d", len(d.ends), found)
+		if end, ok := d.ends[start]; !ok || end != start+len(raw) {
+			t.Fatalf("%s… at %d: kept end %d (%v), encoding/json reads %d bytes", at, start, end, ok, len(raw))
+		}
 	}
 }
 

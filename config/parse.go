@@ -367,8 +367,8 @@ func parseRoute(cfg *Config, doc *document, field string, v gjson.Result) (*Rout
 		}
 		return r, nil // a dynamic route: no instances to parse
 	}
-	// Parse every instance first, then index them in maps of the right size:
-	// growing a map of 100,000 entries rehashes it several times.
+	// Parse every instance first, then index them in tables of the right
+	// size: growing a table of 100,000 entries rehashes it several times.
 	err = r.parseInstances(cfg, field, instances)
 	// The first error in document order wins, as if each instance were
 	// indexed right after it is parsed: a repeated id before an instance

@@ -1,8 +1,8 @@
 package config
 
 // valid reports whether the document is one JSON value with only
-// whitespace around it, and records the ends of its containers up to
-// endsDepth. It keeps its open containers in a slice, not on the call
+// whitespace around it, and records the ends of its outer containers
+// (ends). It keeps its open containers in a slice, not on the call
 // stack, so nesting depth costs a byte per level and nothing more.
 func (d *document) valid() bool {
 	s := d.s
@@ -78,7 +78,7 @@ value:
 					return false
 				}
 				i++
-				if n-1 < len(opened) {
+				if n-1 < len(opened) && i-opened[n-1] >= keptEndMin {
 					d.ends[opened[n-1]] = i
 				}
 				isObject = isObject[:n-1]
