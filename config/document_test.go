@@ -134,3 +134,42 @@ func FuzzDocument(f *testing.F) {
 		equalWalks(t, data)
 	})
 }
+
+// Strings with a quote, escape, control byte or other byte at every offset
+// of their first 24.
+func TestDocumentStringsAtEveryOffset(t *testing.T) {
+	for _, b := range []string{`\"`, `\\`, `\u00e9`, `\u00g9`, `\x`, "\x00", "\x01", "\x1f", " ", "\x7f", "\x80", "\xff", `"`, "!", "#", "[", "]", "\u00e9"} {
+		for n := 0; n < 24; n++ {
+			for k := 0; k <= n; k++ {
+				s := `"` + strings.Repeat("a", k) + b + strings.Repeat("b", n-k) + `"`
+				doc := `{"routes":[{"host":"h","instances":[{"id":` + s + `}]}]}`
+				equalWalks(t, s)
+				equalWalks(t, doc)
+				equalWalks(t, s[:len(s)-1]) // unterminated
+				plainReadsAsGJSON(t, `[{"id":`+s+`}]`)
+			}
+		}
+	}
+}
+
+// plainReadsAsGJSON: the plain scanner reads the id of a one-instance
+// array as gjson does, or gives up exactly when the id holds an escape.
+func plainReadsAsGJSON(t *testing.T, array string) {
+	t.Helper()
+	if !json.Valid([]byte(array)) {
+		return
+	}
+	want := gjson.Get(array, "0.id")
+	p := plainScanner{s: array}
+	if !p.nextObject() {
+		t.Fatalf("%q: no object", array)
+	}
+	key, v, ok := p.nextMember()
+	escaped := strings.Contains(want.Raw, `\`)
+	switch {
+	case escaped && (ok || !p.notPlain):
+		t.Fatalf("%q: read an escaped string as plain: %q", array, v.Str)
+	case !escaped && (!ok || key != "id" || v.Str != want.Str || v.Raw != want.Raw):
+		t.Fatalf("%q: read %q %q (%v), gjson reads %q", array, key, v.Raw, ok, want.Raw)
+	}
+}
