@@ -474,6 +474,45 @@ func TestStickyHitAllocatesNothingInTheModule(t *testing.T) {
 	}
 }
 
+// A plugin start that allocates a lot (100,000 instances) leaves no
+// collection open: in the VM the runtime advances a collection only while
+// the module allocates, and requests allocate nothing, so an open one would
+// keep its write barriers and marking on every request. Counted as calls of
+// the runtime's write barrier and marking functions over sticky hits.
+func TestBigConfigLeavesNoCollectionOpen(t *testing.T) {
+	gcWork := regexp.MustCompile(`\.(gcWriteBarrier\d*|runtime\.(greyobject|scanobject|scanObject|tryDeferToSpanScan|gcDrain\w*|wbBufFlush\w*))$`)
+	seen, calls := 0, map[string]int{}
+	factory := experimental.FunctionListenerFactoryFunc(func(def api.FunctionDefinition) experimental.FunctionListener {
+		name := def.DebugName()
+		if !gcWork.MatchString(name) {
+			return experimental.FunctionListenerFunc(func(context.Context, api.Module, api.FunctionDefinition, []uint64, experimental.StackIterator) {})
+		}
+		seen++
+		return experimental.FunctionListenerFunc(func(context.Context, api.Module, api.FunctionDefinition, []uint64, experimental.StackIterator) {
+			calls[name]++
+		})
+	})
+	h := newBenchHostWith(t, benchModule{"filter", benchReadFile(t, builtModulePath()), crossingsConfig}, stickyHit, factory)
+	if seen < 3 {
+		t.Fatalf("the module has %d of the runtime's write barrier and marking functions to count", seen)
+	}
+	h.config = bigConfig(100_000)
+	if h.call(h.mod.ExportedFunction("proxy_on_configure"), 1, uint64(len(h.config))) != 1 {
+		t.Fatal("plugin start failed")
+	}
+	for range 10 {
+		h.exchange()
+	}
+	clear(calls)
+	const n = 100
+	for range n {
+		h.exchange()
+	}
+	if len(calls) > 0 {
+		t.Errorf("in %d sticky hits after the plugin start, the collector ran: %v", n, calls)
+	}
+}
+
 // Streams interleave in Envoy: each keeps its own views of its request until
 // its response, though the module reads headers into reused buffers and
 // reuses deleted contexts (filter/host_wasip1.go). Two sticky requests to
