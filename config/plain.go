@@ -9,8 +9,8 @@ import "github.com/tidwall/gjson"
 // without escapes, numbers, true, false or null, with any whitespace. At
 // anything else (an escape, a nested value, an element that is not an
 // object) it stops and sets notPlain, and the caller reads the array with
-// gjson instead. Its input has passed gjson.Valid; it still checks every
-// index, so that no input can make it read out of range.
+// gjson instead. Its input has been validated (document); it still checks
+// every index, so that no input can make it read out of range.
 type plainScanner struct {
 	s        string
 	i        int
