@@ -91,7 +91,8 @@ func (p *pluginContext) OnPluginStart(int) (status types.OnPluginStartStatus) {
 	// allocates, and the request path allocates nothing: a collection left
 	// open would keep its write barriers (and some marking) on every
 	// request for the VM's life. With 100,000 instances it did, and a
-	// sticky hit cost three times one with 3 (TestBigConfigLeavesNoCollectionOpen).
+	// sticky hit cost three times one with a small configuration
+	// (TestBigConfigLeavesNoCollectionOpen).
 	runtime.GC()
 	proxywasm.LogInfof("vcap-sticky: configured %d routes, pinning mode %s via header %s (build %s)",
 		len(cfg.Routes.All()), cfg.PinMode, cfg.PinHeader, version)
