@@ -38,8 +38,12 @@ func (d *document) root() gjson.Result {
 	return gjson.Parse(d.s)
 }
 
-func (d *document) space(i int) int {
-	for i < len(d.s) && (d.s[i] == ' ' || d.s[i] == '\t' || d.s[i] == '\n' || d.s[i] == '\r') {
+func (d *document) space(i int) int { return skipSpace(d.s, i) }
+
+// skipSpace returns the offset of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
 		i++
 	}
 	return i

@@ -19,16 +19,7 @@ type plainScanner struct {
 	elements int // elements begun
 }
 
-func (p *plainScanner) space() {
-	for p.i < len(p.s) {
-		switch p.s[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
+func (p *plainScanner) space() { p.i = skipSpace(p.s, p.i) }
 
 // eat consumes c after whitespace, if it is next.
 func (p *plainScanner) eat(c byte) bool {
