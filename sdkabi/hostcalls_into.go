@@ -57,7 +57,12 @@ func DeserializeMapInto(dst [][2]string, bs []byte) [][2]string {
 		data += k + 1
 		value := RawBytePtrToString(&bs[data], v)
 		data += v + 1
-		dst = append(dst, [2]string{key, value})
+		// Field by field: a [2]string is 32 bytes, and Go's Wasm backend
+		// copies a value that large with memory.copy, a call out of the VM
+		// into the host's runtime.
+		dst = append(dst, [2]string{})
+		pair := &dst[len(dst)-1]
+		pair[0], pair[1] = key, value
 	}
 	return dst
 }

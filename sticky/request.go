@@ -38,8 +38,8 @@ func (r *Request) Read(pairs [][2]string, pinHeader string) {
 	cookies := r.Cookies[:0]
 	*r = Request{}
 	var seenAuthority, seenPath, seenAuthorization bool
-	for _, kv := range pairs {
-		switch name, value := kv[0], kv[1]; name {
+	for i := range pairs { // by index: copying a pair out takes a memory.copy in Wasm
+		switch name, value := pairs[i][0], pairs[i][1]; name {
 		case ":authority":
 			if !seenAuthority {
 				r.Authority, seenAuthority = value, true

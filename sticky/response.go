@@ -60,8 +60,8 @@ func (r *Response) Read(pairs [][2]string, pinHeader string) {
 	lines := r.SetCookies[:0]
 	*r = Response{built: r.built}
 	var seenWWWAuthenticate bool
-	for _, kv := range pairs {
-		switch name, value := kv[0], kv[1]; name {
+	for i := range pairs { // by index: copying a pair out takes a memory.copy in Wasm
+		switch name, value := pairs[i][0], pairs[i][1]; name {
 		case "set-cookie":
 			lines = append(lines, value)
 		case "www-authenticate":
