@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -57,6 +58,7 @@ func barPanel(b *bench, title, ylabel string, f func(run1) float64) (*plot.Plot,
 	p.Title.Text = title
 	p.Y.Label.Text = ylabel
 	p.Y.Min = 0
+	p.Y.Tick.Marker = plainTicks{}
 	var names []string
 	all := spread{}
 	for i, v := range b.order {
@@ -160,4 +162,18 @@ func writeChart(b *bench, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// plainTicks are plot's default ticks labelled without trailing zeros
+// ("25000", not "25000.00").
+type plainTicks struct{}
+
+func (plainTicks) Ticks(min, max float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'f', -1, 64)
+		}
+	}
+	return ticks
 }
