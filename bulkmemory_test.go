@@ -39,6 +39,7 @@ func countingBulkMemory(t *testing.T, bin []byte) (counting []byte, sites []stri
 	defer src.Close()
 	var b strings.Builder
 	fn := ""
+	shorten := strings.NewReplacer("github.com_vcap_sticky_vcap_sticky_", "", "github.com_tetratelabs_proxy_wasm_go_sdk_", "")
 	sc := bufio.NewScanner(src)
 	sc.Buffer(make([]byte, 1<<20), 1<<26) // the data segments are long lines
 	for sc.Scan() {
@@ -49,7 +50,7 @@ func countingBulkMemory(t *testing.T, bin []byte) (counting []byte, sites []stri
 		if op := strings.TrimSpace(line); strings.HasPrefix(op, "memory.copy") || strings.HasPrefix(op, "memory.fill") {
 			// Balanced on the operand stack: the instruction's own operands stay.
 			fmt.Fprintf(&b, "global.get $bulk%[1]d\ni64.const 1\ni64.add\nglobal.set $bulk%[1]d\n", len(sites))
-			short := strings.NewReplacer("github.com_vcap_sticky_vcap_sticky_", "", "github.com_tetratelabs_proxy_wasm_go_sdk_", "").Replace(fn)
+			short := shorten.Replace(fn)
 			sites = append(sites, short+" "+strings.Fields(op)[0])
 		}
 		b.WriteString(line)
